@@ -1,0 +1,30 @@
+// Package labels turns the nouns of COCO captions into the tag vocabulary
+// and the per-image importance labels the models learn, and reads them back.
+//
+// Input: captions grouped by image (package tagimp/data/coco) and the noun
+// lemmas of every caption (package tagimp/data/nouns). Output, in one
+// directory:
+//
+//   - vocab.json: {"min_count":N,"images":I,"captions":C,"tags":[{"tag":"man","count":3380},…]}
+//     with tags in descending count, ties in alphabetical order;
+//   - labels.npz: ids int64 [N], presence uint8 [N,T], importance float32
+//     [N,T], rows in ascending image id, columns in vocabulary order;
+//   - splits.json (optional): {"seed":S,"train":[ids…],"test":[ids…]}.
+//
+// Counting: a tag's count is the number of captions that mention it at
+// least once ("two dogs and a dog bed" counts dog once), the same unit as
+// the importance numerator, so count(t) = Σ_images importance(i,t) ×
+// captions(i). Importance of tag t for image i is the number of i's
+// captions mentioning t divided by the number of i's captions; presence is
+// importance > 0. With a split (BuildOn), tags are counted over the
+// training images' captions only, so test captions do not choose the
+// vocabulary; every image of the file is still labelled.
+//
+// Splits are drawn by a seeded hash of the image id (splitmix64), not by
+// file order or Go's random generator: the same seed gives the same split
+// on every machine and Go version, and the split of an image does not
+// depend on which other images are in the file.
+//
+// Models, metrics and the CLI read the results with ReadVocab, Read and
+// ReadSplits.
+package labels

@@ -1,0 +1,91 @@
+package labels
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Splits is a train/test split of image ids, the content of splits.json.
+type Splits struct {
+	Seed  int64   `json:"seed"`
+	Train []int64 `json:"train"` // ascending
+	Test  []int64 `json:"test"`  // ascending
+}
+
+// MakeSplits draws train and test images from ids: the images are ordered
+// by splitmix64(id, seed), the first train go to Train and the next test to
+// Test. test = 0 means all images not in Train.
+func MakeSplits(ids []int64, train, test int, seed int64) (*Splits, error) {
+	if train < 1 || test < 0 {
+		return nil, fmt.Errorf("splits: --train %d --test %d, want train ≥ 1 and test ≥ 0", train, test)
+	}
+	if test == 0 {
+		test = len(ids) - train
+	}
+	if train+test > len(ids) || test < 1 {
+		return nil, fmt.Errorf("splits: --train %d --test %d needs %d images, the captions have %d", train, test, train+test, len(ids))
+	}
+	type keyed struct {
+		key uint64
+		id  int64
+	}
+	order := make([]keyed, len(ids))
+	for i, id := range ids {
+		order[i] = keyed{splitmix64(uint64(id) ^ splitmix64(uint64(seed))), id}
+	}
+	slices.SortFunc(order, func(a, b keyed) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	s := &Splits{Seed: seed}
+	for _, k := range order[:train] {
+		s.Train = append(s.Train, k.id)
+	}
+	for _, k := range order[train : train+test] {
+		s.Test = append(s.Test, k.id)
+	}
+	slices.Sort(s.Train)
+	slices.Sort(s.Test)
+	return s, nil
+}
+
+// splitmix64 is the finaliser of SplitMix64 (Steele, Lea, Flood 2014).
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// ReadSplits reads DIR/splits.json. When the file is absent the error wraps
+// os.ErrNotExist.
+func ReadSplits(dir string) (*Splits, error) {
+	path := filepath.Join(dir, "splits.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read splits: %w (make one with tagimp-gpu vocab --train N --test M)", err)
+	}
+	var s Splits
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("read splits %s: %w", path, err)
+	}
+	if len(s.Train) == 0 || len(s.Test) == 0 {
+		return nil, fmt.Errorf("read splits %s: %d train and %d test images, want both non-empty", path, len(s.Train), len(s.Test))
+	}
+	seen := make(map[int64]bool, len(s.Train))
+	for _, id := range s.Train {
+		seen[id] = true
+	}
+	for _, id := range s.Test {
+		if seen[id] {
+			return nil, fmt.Errorf("read splits %s: image %d is in both train and test", path, id)
+		}
+	}
+	return &s, nil
+}
