@@ -111,4 +111,113 @@ TG_HD static inline void tg_wa_row(float *out, const float *p, const float *v,
         out[e] *= inv;
 }
 
+/* ------------------------------------------------------------------------
+ * Rounding control. nvcc contracts a*b+c into one fused multiply-add, which
+ * the host compiler (and Go on amd64) does not; the kernels use tg_mul and
+ * tg_add where the result should match the CPU twin bit for bit (the dense
+ * epilogues and Adam). Division and sqrtf are IEEE-rounded on both sides
+ * (nvcc's default -prec-div=true -prec-sqrt=true; never --use_fast_math).
+ * ------------------------------------------------------------------------ */
+#ifdef __CUDA_ARCH__
+#define tg_mul(a, b) __fmul_rn((a), (b))
+#define tg_add(a, b) __fadd_rn((a), (b))
+#else
+#define tg_mul(a, b) ((float)((a) * (b)))
+#define tg_add(a, b) ((float)((a) + (b)))
+#endif
+
+/* ------------------------------------------------------------------------
+ * Dense layer epilogues (kernels/dense.cu, kernels/gemm.cu).
+ *   forward:  y = act(a + b),  act(x) = ReLU(x) · dropout(key, idx, p)  or  x
+ *   backward: da = dy · keep  where y > 0 (else 0),  keep = 1/(1-p) (1 if p = 0)
+ * A kept element of a dropout layer is scaled by exactly 1/(1-p) and a
+ * dropped one is 0, so y > 0 already says "ReLU passed and the mask kept it":
+ * the backward pass needs neither the mask nor the pre-activation.
+ * ------------------------------------------------------------------------ */
+
+#define TG_ACT_NONE 0 /* y = a + b (output layers) */
+#define TG_ACT_RELU 1 /* y = ReLU(a + b) · dropout (p = 0: no dropout) */
+
+/* tg_dense_act applies bias and activation to one element; key is
+ * tg_stream_key(seed, stream) and idx = row * cols + col. */
+TG_HD static inline float tg_dense_act(float a, float bias, int act,
+                                       uint64_t key, uint64_t idx, float p)
+{
+    float x = tg_add(a, bias);
+    if (act == TG_ACT_NONE)
+        return x;
+    if (!(x > 0.0f))
+        return 0.0f;
+    return p > 0.0f ? tg_mul(x, tg_dropout_scale(key, idx, p)) : x;
+}
+
+/* tg_keep_scale is the factor a kept element carries: 1/(1-p), 1 when p = 0. */
+TG_HD static inline float tg_keep_scale(float p)
+{
+    return p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+}
+
+/* tg_dense_act_grad is the gradient through tg_dense_act with act = RELU,
+ * from the layer's output y (see above). */
+TG_HD static inline float tg_dense_act_grad(float dy, float y, float keep)
+{
+    return y > 0.0f ? tg_mul(dy, keep) : 0.0f;
+}
+
+/* ------------------------------------------------------------------------
+ * Losses (kernels/loss.cu). z is a logit, y a 0/1 target, t an importance.
+ *   σ(z)        = 1/(1+e^{-z}) for z ≥ 0,  e^{z}/(1+e^{z}) otherwise (no overflow)
+ *   BCE(z, y)   = max(z, 0) − z·y + log1p(e^{−|z|})        (stable for |z| ≫ 1)
+ *   ∂BCE/∂z     = σ(z) − y
+ *   MSE(z, t)   = (σ(z) − t)²
+ *   ∂MSE/∂z     = 2 (σ(z) − t) σ(z) (1 − σ(z))
+ * The kernels average over the elements (or over the mask's ones) and scale
+ * the gradients by the same 1/count.
+ * ------------------------------------------------------------------------ */
+
+TG_HD static inline float tg_sigmoid(float z)
+{
+    if (z >= 0.0f)
+        return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
+
+TG_HD static inline float tg_bce_logits_loss(float z, float y)
+{
+    return fmaxf(z, 0.0f) - z * y + log1pf(expf(-fabsf(z)));
+}
+
+TG_HD static inline float tg_bce_logits_grad(float z, float y)
+{
+    return tg_sigmoid(z) - y;
+}
+
+/* tg_sigmoid_mse_grad takes s = σ(z) and the target t. */
+TG_HD static inline float tg_sigmoid_mse_grad(float s, float t)
+{
+    return 2.0f * (s - t) * s * (1.0f - s);
+}
+
+/* ------------------------------------------------------------------------
+ * Adam (kernels/adam.cu), PyTorch's torch.optim.Adam (weight_decay as L2):
+ *   g ← g + wd·p
+ *   m ← β1·m + (1−β1)·g          v ← β2·v + (1−β2)·g²
+ *   p ← p − (lr/bc1) · m / (sqrt(v)/sqrt(bc2) + ε),   bc1 = 1−β1^t, bc2 = 1−β2^t
+ * Written with tg_mul/tg_add so that the device rounds as the host does.
+ * ------------------------------------------------------------------------ */
+TG_HD static inline void tg_adam_update(float *p, float *m, float *v, float g,
+                                        float lr, float beta1, float beta2,
+                                        float eps, float wd, float bc1, float bc2)
+{
+    if (wd != 0.0f)
+        g = tg_add(g, tg_mul(wd, *p));
+    float mm = tg_add(tg_mul(beta1, *m), tg_mul(1.0f - beta1, g));
+    float vv = tg_add(tg_mul(beta2, *v), tg_mul(1.0f - beta2, tg_mul(g, g)));
+    float denom = tg_add(sqrtf(vv) / sqrtf(bc2), eps);
+    *m = mm;
+    *v = vv;
+    *p = tg_add(*p, -tg_mul(lr / bc1, mm / denom));
+}
+
 #endif /* TAGIMP_MATH_H */

@@ -1,7 +1,3 @@
-// Package hostref compiles the kernels' shared math header
-// (kernels/tagimp_math.h) for the CPU through cgo and exposes it to Go, so
-// that tests without a GPU can check the Go twins in model/ops against the
-// very source the CUDA kernels are built from.
 package hostref
 
 /*
@@ -13,6 +9,97 @@ static void tg_wa_batch(float *out, const float *p, const float *v, int B, int T
 {
 	for (int b = 0; b < B; b++)
 		tg_wa_row(out + (long)b * E, p + (long)b * T, v, T, E, theta);
+}
+
+static void tg_dense_forward_host(float *y, const float *bias, int rows, int cols, int act, uint64_t key, float p)
+{
+	for (long i = 0; i < (long)rows * cols; i++)
+		y[i] = tg_dense_act(y[i], bias ? bias[i % cols] : 0.0f, act, key, (uint64_t)i, p);
+}
+
+// Same order as tg_dense_backward: eight partial sums over rows r ≡ j mod 8.
+static void tg_dense_backward_host(float *dA, const float *dY, const float *Y, float *db,
+                                   int rows, int cols, int act, float keep)
+{
+	for (int c = 0; c < cols; c++) {
+		float part[8] = {0};
+		for (int r = 0; r < rows; r++) {
+			long i = (long)r * cols + c;
+			float g = dY[i];
+			if (act == TG_ACT_RELU)
+				g = tg_dense_act_grad(g, Y[i], keep);
+			if (dA)
+				dA[i] = g;
+			part[r % 8] += g;
+		}
+		if (db) {
+			float t = part[0];
+			for (int j = 1; j < 8; j++)
+				t += part[j];
+			db[c] = t;
+		}
+	}
+}
+
+static float tg_bce_host(float *grad, float *prob, const float *z, const float *y, int n)
+{
+	float inv = 1.0f / (float)(n > 0 ? n : 1);
+	double sum = 0;
+	for (int i = 0; i < n; i++) {
+		if (prob)
+			prob[i] = tg_sigmoid(z[i]);
+		if (grad)
+			grad[i] = tg_bce_logits_grad(z[i], y[i]) * inv;
+		sum += tg_bce_logits_loss(z[i], y[i]);
+	}
+	return (float)sum * inv;
+}
+
+static float tg_mse_host(float *grad, float *prob, const float *z, const float *t, const float *mask, int n)
+{
+	float cnt = (float)n;
+	if (mask) {
+		double c = 0;
+		for (int i = 0; i < n; i++)
+			c += mask[i];
+		cnt = (float)c;
+	}
+	float inv = 1.0f / (cnt > 1.0f ? cnt : 1.0f);
+	double sum = 0;
+	for (int i = 0; i < n; i++) {
+		float s = tg_sigmoid(z[i]);
+		float w = mask ? mask[i] : 1.0f;
+		if (prob)
+			prob[i] = s;
+		if (grad)
+			grad[i] = w * tg_sigmoid_mse_grad(s, t[i]) * inv;
+		double d = (double)(s - t[i]);
+		sum += (double)w * d * d;
+	}
+	return (float)sum * inv;
+}
+
+static void tg_adam_host(float *p, const float *g, float *m, float *v, long n, float lr,
+                         float b1, float b2, float eps, float wd, float bc1, float bc2)
+{
+	for (long i = 0; i < n; i++)
+		tg_adam_update(&p[i], &m[i], &v[i], g[i], lr, b1, b2, eps, wd, bc1, bc2);
+}
+
+static void tg_model2_input_host(float *out, const float *fc7, const float *p, const float *v,
+                                 int B, int D, int T, int E, float theta)
+{
+	for (int b = 0; b < B; b++) {
+		float *row = out + (long)b * (D + E);
+		const float *x = fc7 + (long)b * D;
+		float ss = 0.0f;
+		for (int d = 0; d < D; d++)
+			ss += x[d] * x[d];
+		float inv = tg_l2_inv(ss);
+		for (int d = 0; d < D; d++)
+			row[d] = x[d] * inv;
+		tg_wa_row(row + D, p + (long)b * T, v, T, E, theta);
+	}
 }
 */
 import "C"
@@ -49,4 +136,64 @@ func WeightedAverage(dst, probs, vecs []float32, batch, tags, dim int, theta flo
 		vp = (*C.float)(unsafe.Pointer(&vecs[0]))
 	}
 	C.tg_wa_batch((*C.float)(unsafe.Pointer(&dst[0])), pp, vp, C.int(batch), C.int(tags), C.int(dim), C.float(theta))
+}
+
+func f32p(x []float32) *C.float {
+	if len(x) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&x[0]))
+}
+
+// DenseAct calls tg_dense_act.
+func DenseAct(a, bias float32, act int, key, idx uint64, p float32) float32 {
+	return float32(C.tg_dense_act(C.float(a), C.float(bias), C.int(act), C.uint64_t(key), C.uint64_t(idx), C.float(p)))
+}
+
+// DenseForward runs tg_dense_act over y [rows, cols] in place (bias may be
+// nil), with the key of (seed, stream).
+func DenseForward(y, bias []float32, rows, cols, act int, seed, stream uint64, p float32) {
+	C.tg_dense_forward_host(f32p(y), f32p(bias), C.int(rows), C.int(cols), C.int(act),
+		C.tg_stream_key(C.uint64_t(seed), C.uint64_t(stream)), C.float(p))
+}
+
+// DenseBackward runs tg_dense_act_grad and the bias-gradient sums in the
+// kernel's order; dA, y and db may be nil as in the kernel.
+func DenseBackward(dA, dY, y, db []float32, rows, cols, act int, keep float32) {
+	C.tg_dense_backward_host(f32p(dA), f32p(dY), f32p(y), f32p(db), C.int(rows), C.int(cols), C.int(act), C.float(keep))
+}
+
+// Sigmoid calls tg_sigmoid.
+func Sigmoid(z float32) float32 { return float32(C.tg_sigmoid(C.float(z))) }
+
+// BCELogitsLoss calls tg_bce_logits_loss.
+func BCELogitsLoss(z, y float32) float32 {
+	return float32(C.tg_bce_logits_loss(C.float(z), C.float(y)))
+}
+
+// BCEWithLogits runs tg_bce_logits_grad/loss over z, y; grad and prob may
+// be nil. The loss is summed in double.
+func BCEWithLogits(grad, prob, z, y []float32) float32 {
+	return float32(C.tg_bce_host(f32p(grad), f32p(prob), f32p(z), f32p(y), C.int(len(z))))
+}
+
+// SigmoidMSE runs tg_sigmoid and tg_sigmoid_mse_grad over z, t with an
+// optional mask; grad and prob may be nil. The loss is summed in double.
+func SigmoidMSE(grad, prob, z, t, mask []float32) float32 {
+	return float32(C.tg_mse_host(f32p(grad), f32p(prob), f32p(z), f32p(t), f32p(mask), C.int(len(z))))
+}
+
+// Adam runs tg_adam_update over every element.
+func Adam(param, grad, m, v []float32, lr, beta1, beta2, eps, wd, bc1, bc2 float32) {
+	C.tg_adam_host(f32p(param), f32p(grad), f32p(m), f32p(v), C.long(len(param)), C.float(lr),
+		C.float(beta1), C.float(beta2), C.float(eps), C.float(wd), C.float(bc1), C.float(bc2))
+}
+
+// L2Inv calls tg_l2_inv.
+func L2Inv(sumsq float32) float32 { return float32(C.tg_l2_inv(C.float(sumsq))) }
+
+// Model2Input builds Model 2's input [batch, d+e] with tg_l2_inv and
+// tg_wa_row (the host version of tg_model2_input).
+func Model2Input(dst, fc7, probs, vecs []float32, batch, d, tags, e int, theta float32) {
+	C.tg_model2_input_host(f32p(dst), f32p(fc7), f32p(probs), f32p(vecs), C.int(batch), C.int(d), C.int(tags), C.int(e), C.float(theta))
 }

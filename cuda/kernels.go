@@ -1,0 +1,315 @@
+//go:build gpu
+
+package cuda
+
+import "fmt"
+
+// Act selects a dense layer's activation (TG_ACT_* in tagimp_math.h).
+type Act int
+
+const (
+	// ActNone is y = a + b (output layers).
+	ActNone Act = 0
+	// ActReLU is y = ReLU(a + b) · dropout mask (p = 0: no dropout).
+	ActReLU Act = 1
+)
+
+// AdamHyper holds Adam's constant hyper-parameters (torch.optim.Adam:
+// LR 1e-3, Beta1 0.9, Beta2 0.999, Eps 1e-8, WeightDecay 0 by default).
+type AdamHyper struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+}
+
+// Kernels holds every kernel of kernels/*.cu, loaded from the embedded
+// fatbin, behind typed methods that know each kernel's argument order and
+// launch shape. The per-element math of each kernel is in
+// kernels/tagimp_math.h; its Go twin is named in each method's comment.
+//
+// All buffers hold float32, row-major. A null Buffer passes NULL where the
+// kernel allows it (said per method). Methods queue work on stream s (nil:
+// the legacy default stream) and return launch errors only.
+type Kernels struct {
+	mod *Module
+	sms int
+
+	sgemm, sgemmDense                    *Function
+	sgemmSplitK, splitKReduce            *Function
+	denseForward, denseBackward          *Function
+	bceLogits, sigmoidMSE, sigmoid       *Function
+	weightedAverage, l2normRows, m2input *Function
+	adam, adamDev, adamPowers            *Function
+}
+
+// KernelNames lists every extern "C" kernel the fatbin must hold.
+var KernelNames = []string{
+	"tg_sgemm", "tg_sgemm_dense", "tg_sgemm_splitk", "tg_splitk_reduce",
+	"tg_dense_forward", "tg_dense_backward",
+	"tg_bce_logits", "tg_sigmoid_mse", "tg_sigmoid_fwd",
+	"tg_weighted_average", "tg_l2norm_rows", "tg_model2_input",
+	"tg_adam", "tg_adam_dev", "tg_adam_powers",
+}
+
+// LoadKernels loads the embedded fatbin and looks up every kernel.
+func (c *Context) LoadKernels() (*Kernels, error) {
+	img, err := Fatbin()
+	if err != nil {
+		return nil, err
+	}
+	mod, err := c.LoadFatbin(img, "kernels (embedded cuda/tagimp.fatbin)")
+	if err != nil {
+		return nil, err
+	}
+	k := &Kernels{mod: mod, sms: max(c.info.SMs, 1)}
+	for _, f := range []struct {
+		dst  **Function
+		name string
+	}{
+		{&k.sgemm, "tg_sgemm"}, {&k.sgemmDense, "tg_sgemm_dense"},
+		{&k.sgemmSplitK, "tg_sgemm_splitk"}, {&k.splitKReduce, "tg_splitk_reduce"},
+		{&k.denseForward, "tg_dense_forward"}, {&k.denseBackward, "tg_dense_backward"},
+		{&k.bceLogits, "tg_bce_logits"}, {&k.sigmoidMSE, "tg_sigmoid_mse"}, {&k.sigmoid, "tg_sigmoid_fwd"},
+		{&k.weightedAverage, "tg_weighted_average"}, {&k.l2normRows, "tg_l2norm_rows"}, {&k.m2input, "tg_model2_input"},
+		{&k.adam, "tg_adam"}, {&k.adamDev, "tg_adam_dev"}, {&k.adamPowers, "tg_adam_powers"},
+	} {
+		if *f.dst, err = mod.Function(f.name); err != nil {
+			mod.Unload()
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// Close unloads the kernels.
+func (k *Kernels) Close() error { return k.mod.Unload() }
+
+// Function returns a kernel by name, for benchmarks that launch it raw.
+func (k *Kernels) Function(name string) (*Function, error) { return k.mod.Function(name) }
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// gridFor is the grid of a grid-stride kernel over n elements with 256
+// threads a block: enough blocks to fill the GPU eight times over, no more.
+func (k *Kernels) gridFor(n int) Dim3 {
+	return Dim3{X: max(1, min(ceilDiv(n, 256), 8*k.sms))}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Sgemm is our tiled SGEMM (tg_sgemm, kernels/gemm.cu), row-major:
+// C[M,N] = α·op(A)·op(B) + β·C, op(A) [M,K] is A (lda ≥ K) or, with
+// transA, Aᵀ of A [K,M] (lda ≥ M); op(B) [K,N] likewise. β = 0 never reads
+// C. Launch: grid (⌈N/64⌉, ⌈M/64⌉), block 256. Twin: ops.Sgemm.
+func (k *Kernels) Sgemm(s *Stream, transA, transB bool, M, N, K int, alpha float32,
+	A Buffer, lda int, B Buffer, ldb int, beta float32, C Buffer, ldc int) error {
+	if M <= 0 || N <= 0 {
+		return nil
+	}
+	return k.sgemm.Launch(Dim3{X: ceilDiv(N, 64), Y: ceilDiv(M, 64)}, Dim3{X: 256}, 0, s,
+		I32(b2i(transA)), I32(b2i(transB)), I32(M), I32(N), I32(K), F32(alpha),
+		Ptr(A), I32(lda), Ptr(B), I32(ldb), F32(beta), Ptr(C), I32(ldc))
+}
+
+// SgemmDense is a whole Linear layer in one launch with our GEMM
+// (tg_sgemm_dense): Y[M,N] = act(X[M,K]·W[N,K]ᵀ + bias[N]), dropout
+// element m·N+n drawn under key = ops.StreamKey(seed, ops.DropoutStream(step,
+// layer)) with probability p. bias may be null. Twin: ops.DenseForward on
+// ops.Sgemm's product.
+func (k *Kernels) SgemmDense(s *Stream, M, N, K int, X, W, bias, Y Buffer, act Act, key uint64, p float32) error {
+	if M <= 0 || N <= 0 {
+		return nil
+	}
+	return k.sgemmDense.Launch(Dim3{X: ceilDiv(N, 64), Y: ceilDiv(M, 64)}, Dim3{X: 256}, 0, s,
+		I32(M), I32(N), I32(K), Ptr(X), Ptr(W), Ptr(bias), Ptr(Y), I32(int(act)), U64(key), F32(p))
+}
+
+// Epilogue is the dense epilogue SgemmSplitK applies after the product:
+// act(c + Bias[n]) with the dropout mask of element m·N+n under Key (see
+// SgemmDense). The zero Epilogue leaves the plain GEMM.
+type Epilogue struct {
+	Bias Buffer
+	Act  Act
+	Key  uint64
+	P    float32
+}
+
+// SplitsFor picks how many K slices SgemmSplitK should use for an M×N×K
+// product: enough 64×64 tiles to give every SM two blocks, each slice at
+// least 256 deep, at most 32 slices.
+func (k *Kernels) SplitsFor(M, N, K int) int {
+	tiles := ceilDiv(M, 64) * ceilDiv(N, 64)
+	s := ceilDiv(2*k.sms, tiles)
+	return max(1, min(s, K/256, 32))
+}
+
+// SgemmSplitK is our SGEMM v2 (tg_sgemm_splitk + tg_splitk_reduce, two
+// launches): the contract of Sgemm, plus the dense epilogue ep applied to
+// α·op(A)·op(B) + β·C, with K cut into `splits` slices computed by separate
+// blocks into ws (splits·M·N floats) and summed in a fixed order. For the
+// batch-32 products, whose few tiles leave most SMs idle in Sgemm. Launch:
+// grid (⌈N/64⌉, ⌈M/64⌉, splits), block 256; then grid-stride, block 256.
+// Twin: ops.Sgemm then ops.DenseForward.
+func (k *Kernels) SgemmSplitK(s *Stream, transA, transB bool, M, N, K int, alpha float32,
+	A Buffer, lda int, B Buffer, ldb int, beta float32, C Buffer, ldc int,
+	splits int, ws Buffer, ep Epilogue) error {
+	if M <= 0 || N <= 0 {
+		return nil
+	}
+	if splits < 1 || splits > 65535 {
+		return fmt.Errorf("split-K GEMM: %d splits, want 1..65535", splits)
+	}
+	if need := int64(splits) * int64(M) * int64(N) * 4; ws.bytes < need {
+		return fmt.Errorf("split-K GEMM %d×%d×%d with %d splits: workspace of %d bytes, want %d", M, N, K, splits, ws.bytes, need)
+	}
+	kchunk := ceilDiv(ceilDiv(max(K, 1), splits), 16) * 16
+	if err := k.sgemmSplitK.Launch(Dim3{X: ceilDiv(N, 64), Y: ceilDiv(M, 64), Z: splits}, Dim3{X: 256}, 0, s,
+		I32(b2i(transA)), I32(b2i(transB)), I32(M), I32(N), I32(K), I32(kchunk),
+		Ptr(A), I32(lda), Ptr(B), I32(ldb), Ptr(ws)); err != nil {
+		return err
+	}
+	return k.splitKReduce.Launch(k.gridFor(M*N), Dim3{X: 256}, 0, s,
+		Ptr(C), I32(ldc), Ptr(ws), I32(splits), I32(M), I32(N), F32(alpha), F32(beta),
+		Ptr(ep.Bias), I32(int(ep.Act)), U64(ep.Key), F32(ep.P))
+}
+
+// DenseForward is the fused epilogue after a GEMM wrote Y = X·Wᵀ
+// (tg_dense_forward), in place: Y[r,c] = act(Y[r,c] + bias[c]) with the
+// dropout mask of element r·cols+c under key (see SgemmDense). bias may be
+// null. Launch: grid-stride, block 256. Twin: ops.DenseForward.
+func (k *Kernels) DenseForward(s *Stream, Y, bias Buffer, rows, cols int, act Act, key uint64, p float32) error {
+	n := rows * cols
+	if n <= 0 {
+		return nil
+	}
+	return k.denseForward.Launch(k.gridFor(n), Dim3{X: 256}, 0, s,
+		Ptr(Y), Ptr(bias), I32(rows), I32(cols), I32(int(act)), U64(key), F32(p))
+}
+
+// DenseBackward is the matching backward epilogue (tg_dense_backward):
+// dA = dY ⊙ keep ⊙ (Y > 0) for ActReLU (dA = dY for ActNone) and
+// db[c] = Σ_r dA[r,c]. keep = ops.KeepScale(p) of the forward pass. dA may
+// be dY (in place) or null (bias gradient only); db may be null; Y is read
+// only for ActReLU. Launch: grid ⌈cols/32⌉, block (32, 8). Twin:
+// ops.DenseBackward.
+func (k *Kernels) DenseBackward(s *Stream, dA, dY, Y, db Buffer, rows, cols int, act Act, keep float32) error {
+	if rows <= 0 || cols <= 0 {
+		return nil
+	}
+	return k.denseBackward.Launch(Dim3{X: ceilDiv(cols, 32)}, Dim3{X: 32, Y: 8}, 0, s,
+		Ptr(dA), Ptr(dY), Ptr(Y), Ptr(db), I32(rows), I32(cols), I32(int(act)), F32(keep))
+}
+
+// BCEWithLogits is the tag head's loss and gradient in one pass
+// (tg_bce_logits) over n = B·T logits z and 0/1 targets y:
+// loss[0] = mean BCE, grad = (σ(z) − y)/n, prob = σ(z). grad, prob and loss
+// may each be null; y may be null when grad and loss are. Launch: grid 1,
+// block 1024. Twin: ops.BCEWithLogits.
+func (k *Kernels) BCEWithLogits(s *Stream, grad, prob, loss, z, y Buffer, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return k.bceLogits.Launch(Dim3{X: 1}, Dim3{X: 1024}, 0, s,
+		Ptr(grad), Ptr(prob), Ptr(loss), Ptr(z), Ptr(y), I32(n))
+}
+
+// SigmoidMSE is an importance head's loss and gradient in one pass
+// (tg_sigmoid_mse): s = σ(z), loss[0] = Σ w(s − t)² / max(Σw, 1),
+// grad = w·2(s − t)s(1 − s) / max(Σw, 1), prob = s, with w = mask (0/1,
+// --imp-loss-mask true) or 1 when mask is null. grad, prob, loss may be
+// null. Launch: grid 1, block 1024. Twin: ops.SigmoidMSE.
+func (k *Kernels) SigmoidMSE(s *Stream, grad, prob, loss, z, t, mask Buffer, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return k.sigmoidMSE.Launch(Dim3{X: 1}, Dim3{X: 1024}, 0, s,
+		Ptr(grad), Ptr(prob), Ptr(loss), Ptr(z), Ptr(t), Ptr(mask), I32(n))
+}
+
+// Sigmoid writes out = σ(z) (tg_sigmoid_fwd); out may be z. Twin: ops.Sigmoid.
+func (k *Kernels) Sigmoid(s *Stream, out, z Buffer, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	return k.sigmoid.Launch(k.gridFor(n), Dim3{X: 256}, 0, s, Ptr(out), Ptr(z), I32(n))
+}
+
+// maxTagsShared bounds T for the kernels that keep a row's T weights in
+// shared memory (48 KiB, the default limit without opting in).
+const maxTagsShared = 48 << 10 / 4
+
+// WeightedAverage writes Model 2's L2-normalised weighted embedding
+// average (tg_weighted_average): out[b, 0:E] (row stride outStride) from
+// probs [B,T] and vecs [T,E], tags with p ≥ θ. Launch: grid B, block 128,
+// T·4 bytes of shared memory. Twin: ops.WeightedAverage.
+func (k *Kernels) WeightedAverage(s *Stream, out Buffer, outStride int, probs, vecs Buffer, B, T, E int, theta float32) error {
+	if T > maxTagsShared {
+		return fmt.Errorf("weighted average: %d tags exceed the %d the kernel keeps in shared memory", T, maxTagsShared)
+	}
+	if B <= 0 {
+		return nil
+	}
+	return k.weightedAverage.Launch(Dim3{X: B}, Dim3{X: 128}, T*4, s,
+		Ptr(out), I32(outStride), Ptr(probs), Ptr(vecs), I32(T), I32(E), F32(theta))
+}
+
+// L2NormRows writes out[b, 0:D] = x[b]/max(‖x[b]‖, 1e-12) (tg_l2norm_rows),
+// row stride outStride; out may be x. Launch: grid B, block 256. Twin:
+// ops.L2NormalizeRows.
+func (k *Kernels) L2NormRows(s *Stream, out Buffer, outStride int, x Buffer, B, D int) error {
+	if B <= 0 {
+		return nil
+	}
+	return k.l2normRows.Launch(Dim3{X: B}, Dim3{X: 256}, 0, s, Ptr(out), I32(outStride), Ptr(x), I32(D))
+}
+
+// Model2Input writes Model 2's importance-MLP input out [B, D+E] =
+// concat(L2norm(fc7[b]), WA(b)) in one launch (tg_model2_input); fc7 [B,D],
+// probs [B,T] (ground truth in training, tag probabilities at test time),
+// vecs [T,E]. Launch: grid B, block 256, T·4 bytes of shared memory. Twin:
+// ops.Model2Input.
+func (k *Kernels) Model2Input(s *Stream, out, fc7, probs, vecs Buffer, B, D, T, E int, theta float32) error {
+	if T > maxTagsShared {
+		return fmt.Errorf("model 2 input: %d tags exceed the %d the kernel keeps in shared memory", T, maxTagsShared)
+	}
+	if B <= 0 {
+		return nil
+	}
+	return k.m2input.Launch(Dim3{X: B}, Dim3{X: 256}, T*4, s,
+		Ptr(out), Ptr(fc7), Ptr(probs), Ptr(vecs), I32(D), I32(T), I32(E), F32(theta))
+}
+
+// Adam updates n parameters in one launch (tg_adam) with bias corrections
+// bc1 = 1−β1^t, bc2 = 1−β2^t from ops.AdamBiasCorrections(β1, β2, t).
+// param, grad, m, v are flat [n] buffers. Launch: grid-stride, block 256.
+// Twin: ops.Adam (bit for bit).
+func (k *Kernels) Adam(s *Stream, param, grad, m, v Buffer, n int, h AdamHyper, bc1, bc2 float32) error {
+	if n <= 0 {
+		return nil
+	}
+	return k.adam.Launch(k.gridFor(n), Dim3{X: 256}, 0, s,
+		Ptr(param), Ptr(grad), Ptr(m), Ptr(v), I64(int64(n)),
+		F32(h.LR), F32(h.Beta1), F32(h.Beta2), F32(h.Eps), F32(h.WeightDecay), F32(bc1), F32(bc2))
+}
+
+// AdamDev is Adam with the bias corrections read from device memory
+// (tg_adam_dev): bc1 = 1 − powers[0], bc2 = 1 − powers[1]. For CUDA graphs:
+// queue AdamPowers then AdamDev each step, with powers initialised to {1, 1}.
+// Twin: ops.AdamPowers + ops.Adam.
+func (k *Kernels) AdamDev(s *Stream, param, grad, m, v Buffer, n int, h AdamHyper, powers Buffer) error {
+	if n <= 0 {
+		return nil
+	}
+	return k.adamDev.Launch(k.gridFor(n), Dim3{X: 256}, 0, s,
+		Ptr(param), Ptr(grad), Ptr(m), Ptr(v), I64(int64(n)),
+		F32(h.LR), F32(h.Beta1), F32(h.Beta2), F32(h.Eps), F32(h.WeightDecay), Ptr(powers))
+}
+
+// AdamPowers advances powers = {β1^t, β2^t} by one step on the device
+// (tg_adam_powers). Launch: grid 1, block 1.
+func (k *Kernels) AdamPowers(s *Stream, powers Buffer, beta1, beta2 float32) error {
+	return k.adamPowers.Launch(Dim3{X: 1}, Dim3{X: 1}, 0, s, Ptr(powers), F32(beta1), F32(beta2))
+}

@@ -1,0 +1,1 @@
+../tagimp_math.h
