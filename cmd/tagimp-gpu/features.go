@@ -1,0 +1,293 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"tagimp/data/coco"
+	"tagimp/data/features"
+	"tagimp/data/imageprep"
+	"tagimp/model/vgg16"
+)
+
+// newGPUExtractor, when set by the GPU build, wraps a network for the GPU.
+// It is nil in the plain build and until the GPU VGG16 exists; --device gpu
+// then fails with a clear message and --device auto uses the CPU.
+var newGPUExtractor func(net *vgg16.Net, batch int) (features.Extractor, error)
+
+func init() {
+	register(&cli.Command{
+		Name:      "features",
+		Usage:     "compute VGG16 fc7 features of a caption file's images into a resumable, sharded cache",
+		ArgsUsage: " ",
+		Description: `Runs every image named in --captions (a COCO captions JSON) through VGG16 and
+stores fc7 (4096 float32 after its ReLU) in --out:
+   fc7-KofN-SSSSS.npy       [rows, 4096] float32, one shard file per --shard-size images
+   fc7-KofN-SSSSS.ids.npy   [rows] int64 image ids of those rows
+   manifest.json            weights and their SHA-256, preprocessing, image size,
+                            shard files with row counts and SHA-256, and the images
+                            that failed (unreadable, truncated, too large) with why
+numpy reads every file (np.load). Train, eval and predict read the folder.
+
+Resumable: each shard is written to a temporary file and renamed, and the manifest
+is rewritten after every shard. When a run is killed, run the same command again:
+finished shards are checked and kept, the rest computed; the result is byte-identical
+to an uninterrupted run. An image that fails to decode is listed in the manifest and
+the run goes on; a missing images folder or weights file stops it at once.
+
+Several machines: --shard K/N computes the images whose id mod N == K (manifest
+manifest-KofN.json). Without --shard, a Slurm array (SLURM_ARRAY_TASK_ID and
+SLURM_ARRAY_TASK_COUNT, contiguous --array) or a Kubernetes Indexed Job
+(JOB_COMPLETION_INDEX with --shard-count = completions) picks its part itself.
+Then join the parts with "tagimp-gpu features merge --out DIR PART...".
+
+Weights: torchvision's vgg16-397923af.pth (tagimp-gpu fetch vgg16-torchvision), an
+.npz in model/vgg16's layout, or random:SEED for seeded random weights (demo and
+tests; the manifest says so). The preprocessing follows the weights (torchvision
+for .pth) unless --preprocess says otherwise.
+
+Example:
+   tagimp-gpu features --captions annotations/captions_train2014.json \
+      --images train2014/ --weights vgg16-397923af.pth --out fc7-train2014`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "captions", Usage: "(required) COCO captions JSON whose images to process"},
+			&cli.StringFlag{Name: "images", Usage: "(required) folder holding the images (file_name of the caption file)"},
+			&cli.StringFlag{Name: "weights", Usage: "(required) VGG16 weights: torchvision .pth, .npz, or random:SEED"},
+			&cli.StringFlag{Name: "out", Usage: "(required) cache folder to write (created; an earlier run there is resumed)"},
+			deviceFlag(),
+			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
+			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "image decoding goroutines"},
+			&cli.StringFlag{Name: "shard", Usage: "compute only part K/N of the images (id mod N == K), e.g. 0/4"},
+			&cli.IntFlag{Name: "shard-count", Usage: "number of parts N for JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT"},
+			&cli.IntFlag{Name: "shard-size", Value: 1000, Usage: "images per shard file"},
+			&cli.StringFlag{Name: "preprocess", Usage: "torchvision or caffe; default: what the weights expect"},
+			&cli.BoolFlag{Name: "center-crop", Usage: "resize the short side to 256 and crop 224 (torchvision style) instead of resizing the whole image to 224x224 (the paper)"},
+		},
+		Action: runFeatures,
+		Subcommands: []*cli.Command{{
+			Name:      "merge",
+			Usage:     "check and join feature caches computed in parts (--shard K/N) on several machines",
+			ArgsUsage: "PART_DIR...",
+			Description: `Joins the parts of a split "tagimp-gpu features" run into DIR/manifest.json.
+Every part must be complete and computed with the same weights and preprocessing,
+and no image id may appear twice. Shard files are verified against their SHA-256
+and hard-linked (or copied) into --out; --out may be the folder the parts share.
+Parts of the split that were not given are reported.
+
+Example:
+   tagimp-gpu features merge --out fc7-train2014 part0/ part1/ part2/ part3/`,
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "out", Usage: "folder of the joined cache (required)"},
+			},
+			Action: runFeaturesMerge,
+		}},
+	})
+}
+
+func runFeatures(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("features: unexpected argument %q (did you mean \"features merge\"?)", c.Args().First())
+	}
+	// Checked here rather than with Required, which urfave/cli would also
+	// apply to "features merge".
+	var unset []string
+	for _, f := range []string{"captions", "images", "weights", "out"} {
+		if c.String(f) == "" {
+			unset = append(unset, "--"+f)
+		}
+	}
+	if len(unset) > 0 {
+		return fmt.Errorf("features: %s not set (see tagimp-gpu features --help)", strings.Join(unset, ", "))
+	}
+	captions, imagesDir, weights := c.String("captions"), c.String("images"), c.String("weights")
+	if st, err := os.Stat(imagesDir); err != nil || !st.IsDir() {
+		return fmt.Errorf("--images %s: no such folder; pass the folder that holds the caption file's images", imagesDir)
+	}
+	seed, random, err := parseRandomWeights(weights)
+	if err != nil {
+		return err
+	}
+	if !random {
+		if _, err := os.Stat(weights); err != nil {
+			return fmt.Errorf("--weights %s: %w; download the torchvision weights with `tagimp-gpu fetch vgg16-torchvision`, or use random:SEED", weights, err)
+		}
+	}
+	shard, err := pickShard(c)
+	if err != nil {
+		return err
+	}
+	images, err := captionImages(captions, imagesDir)
+	if err != nil {
+		return err
+	}
+
+	var net *vgg16.Net
+	meta := features.Meta{Backbone: "vgg16-fc7"}
+	if random {
+		net = vgg16.NewRandom(seed)
+		meta.Weights = "random:" + strconv.FormatInt(seed, 10)
+	} else {
+		fmt.Fprintf(os.Stderr, "loading VGG16 weights %s\n", weights)
+		if net, err = vgg16.Load(weights); err != nil {
+			return err
+		}
+		meta.Weights = filepath.Base(weights)
+	}
+	meta.WeightsSHA256 = net.SHA256()
+	prep := imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize, CenterCrop: c.Bool("center-crop")}
+	if p := c.String("preprocess"); p != "" && p != prep.Mode {
+		if !random {
+			return fmt.Errorf("--preprocess %s: the weights %s expect %s preprocessing; other preprocessing gives wrong features", p, weights, prep.Mode)
+		}
+		prep.Mode = p
+	}
+	if err := prep.Validate(); err != nil {
+		return err
+	}
+	meta.Preprocess, meta.CenterCrop, meta.ImageSize = prep.Mode, prep.CenterCrop, prep.Size
+
+	ex, device, err := featureExtractor(c, net)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "features: %d images in %s, part %s, weights %s (sha256 %.12s), %s, device %s\n",
+		len(images), captions, shard, meta.Weights, meta.WeightsSHA256, prep, device)
+
+	bar := newProgress(-1, "images")
+	sum, err := features.Build(c.Context, features.Config{
+		Out: c.String("out"), ImagesDir: imagesDir, Images: images,
+		Load: prep.LoadFile, Extractor: ex, Meta: meta, Shard: shard,
+		ShardSize: c.Int("shard-size"), Batch: c.Int("batch"), Workers: c.Int("workers"),
+		Progress: func(done, total int) {
+			if bar.GetMax() != total {
+				bar.ChangeMax(total)
+			}
+			bar.Set(done)
+		},
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	for i, f := range sum.Manifest.Failed {
+		if i == 5 {
+			fmt.Fprintf(os.Stderr, "  … and %d more (see the manifest)\n", len(sum.Manifest.Failed)-5)
+			break
+		}
+		fmt.Fprintf(os.Stderr, "  failed: id %d %s: %s\n", f.ID, f.File, f.Reason)
+	}
+	fmt.Printf("%s: %d images of part %s, %d feature rows, %d failed; %d shards computed, %d kept from an earlier run\n",
+		sum.ManifestPath, sum.Images, shard, sum.Rows, sum.Failed, sum.Computed, sum.Reused)
+	if shard.N > 1 {
+		fmt.Printf("when every part is done: tagimp-gpu features merge --out DIR %s ...\n", c.String("out"))
+	}
+	return nil
+}
+
+func runFeaturesMerge(c *cli.Context) error {
+	ins, err := interspersedArgs(c)
+	if err != nil {
+		return err
+	}
+	if c.String("out") == "" || len(ins) == 0 {
+		return fmt.Errorf("features merge: want --out DIR and the part folders to join, e.g. features merge --out fc7 part0/ part1/")
+	}
+	sum, err := features.Merge(c.String("out"), ins)
+	if err != nil {
+		return err
+	}
+	fmt.Println(sum)
+	if len(sum.Missing) > 0 {
+		fmt.Fprintf(os.Stderr, "warning: parts %s were not given; their images have no features\n", strings.Join(sum.Missing, ", "))
+	}
+	return nil
+}
+
+// parseRandomWeights recognises --weights random:SEED.
+func parseRandomWeights(w string) (seed int64, ok bool, err error) {
+	s, found := strings.CutPrefix(w, "random:")
+	if !found {
+		return 0, false, nil
+	}
+	seed, err = strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("--weights %q: want random:SEED with an integer seed", w)
+	}
+	return seed, true, nil
+}
+
+// pickShard reads --shard, else the job array's environment.
+func pickShard(c *cli.Context) (features.Shard, error) {
+	if s := c.String("shard"); s != "" {
+		return features.ParseShard(s)
+	}
+	s, found, err := features.ShardFromEnv(os.Getenv, c.Int("shard-count"))
+	if err != nil {
+		return features.Shard{}, err
+	}
+	if found {
+		fmt.Fprintf(os.Stderr, "features: part %s from the job array's environment\n", s)
+	}
+	return s, nil
+}
+
+// cpuExtractor adapts the CPU VGG16 to features.Extractor.
+type cpuExtractor struct{ net *vgg16.Net }
+
+func (e cpuExtractor) Extract(x []float32, n int) ([]float32, error) { return e.net.FC7(x, n) }
+func (e cpuExtractor) Dim() int                                      { return e.net.Config().FC }
+
+// featureExtractor picks the CPU or GPU network for --device.
+func featureExtractor(c *cli.Context, net *vgg16.Net) (features.Extractor, string, error) {
+	device, err := resolveDevice(c)
+	if err != nil {
+		return nil, "", err
+	}
+	if device == "gpu" {
+		if newGPUExtractor == nil {
+			if c.String("device") == "gpu" {
+				return nil, "", fmt.Errorf("--device gpu: this build has no GPU VGG16 for features yet; use --device cpu")
+			}
+			return cpuExtractor{net}, "cpu (no GPU VGG16 in this build)", nil
+		}
+		ex, err := newGPUExtractor(net, c.Int("batch"))
+		if err != nil {
+			return nil, "", err
+		}
+		return ex, "gpu", nil
+	}
+	return cpuExtractor{net}, "cpu", nil
+}
+
+// captionImages lists the images of a COCO caption file with their files
+// in imagesDir (matched by the id at the end of the file name).
+func captionImages(captions, imagesDir string) ([]features.Image, error) {
+	bar := newProgress(-1, "caption bytes")
+	caps, err := coco.Read(captions, func(done, total int) {
+		if bar.GetMax() != total {
+			bar.ChangeMax(total)
+		}
+		bar.Set(done)
+	})
+	bar.Finish()
+	if err != nil {
+		return nil, err
+	}
+	images, missing, err := features.MatchFiles(imagesDir, caps.IDs)
+	if err != nil {
+		return nil, err
+	}
+	if missing == len(images) && len(images) > 0 {
+		return nil, fmt.Errorf("--images %s holds no image file for any of the %d images of %s; is it the matching folder (e.g. train2014/ for captions_train2014.json)?", imagesDir, len(images), captions)
+	}
+	if missing > 0 {
+		fmt.Fprintf(os.Stderr, "warning: %d of %d images of %s have no file in %s; they will be listed as failed\n", missing, len(images), captions, imagesDir)
+	}
+	return images, nil
+}

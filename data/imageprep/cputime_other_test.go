@@ -1,0 +1,9 @@
+//go:build !unix
+
+package imageprep
+
+import "time"
+
+// cpuTime is not measured on this system; benchmarks then omit the
+// per-CPU-second rate.
+func cpuTime() time.Duration { return 0 }

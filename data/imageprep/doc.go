@@ -1,0 +1,23 @@
+// Package imageprep turns image files into the float32 input tensors that
+// VGG16 expects.
+//
+// Images come from disk (COCO's JPEGs, or any JPEG or PNG a user passes to
+// predict). Each is decoded with a pixel limit checked against the header
+// before any pixel memory is allocated, converted to 8-bit RGB (greyscale,
+// CMYK and YCCK JPEGs, 16-bit, paletted and alpha PNGs included; alpha is
+// dropped the way PIL's convert("RGB") drops it), resized with an
+// antialiased bilinear filter (golang.org/x/image/draw) to Size×Size — or,
+// with CenterCrop, shorter side to Size·256/224 and then a centre crop of
+// Size×Size, as torchvision's evaluation transform does — and normalised for
+// the origin of the network's weights:
+//
+//   - "torchvision": RGB, v/255, minus mean [0.485 0.456 0.406], divided by
+//     std [0.229 0.224 0.225];
+//   - "caffe" (Caffe and Keras VGG16): BGR, 0–255, minus the per-channel mean
+//     [103.939 116.779 123.68] (B, G, R).
+//
+// The result is one CHW float32 slice of 3·Size·Size values per image, which
+// model/vgg16 and the feature cache consume. LoadBatch and Stream decode many
+// files in parallel workers and report a per-image error without stopping
+// the rest of the batch.
+package imageprep

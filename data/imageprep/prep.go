@@ -1,0 +1,156 @@
+package imageprep
+
+import (
+	"fmt"
+	"image"
+	"math"
+
+	xdraw "golang.org/x/image/draw"
+)
+
+// Preprocessing modes: where the network's weights came from.
+const (
+	// Torchvision: RGB, v/255, minus the ImageNet mean, divided by its std.
+	Torchvision = "torchvision"
+	// Caffe: BGR, 0–255, minus the per-channel mean (Caffe and Keras VGG16).
+	Caffe = "caffe"
+)
+
+// The normalisation constants of each mode, in the mode's channel order
+// (RGB for torchvision, BGR for caffe).
+var (
+	TorchvisionMean = [3]float32{0.485, 0.456, 0.406}
+	TorchvisionStd  = [3]float32{0.229, 0.224, 0.225}
+	CaffeMeanBGR    = [3]float32{103.939, 116.779, 123.68}
+)
+
+// Config says how an image becomes a network input.
+type Config struct {
+	// Mode is Torchvision or Caffe; it must match the origin of the weights.
+	Mode string
+	// Size is the output height and width (224 for VGG16, as in the paper).
+	Size int
+	// CenterCrop resizes the shorter side to Size·256/224 (256 for 224),
+	// keeping the aspect ratio, and crops the centre Size×Size, like
+	// torchvision's Resize(256)+CenterCrop(224). When false the whole image
+	// is resized to Size×Size (the paper's way; the aspect ratio changes).
+	CenterCrop bool
+	// MaxPixels is the largest width×height accepted; 0 means
+	// DefaultMaxPixels.
+	MaxPixels int
+}
+
+// Default is the paper's preprocessing for torchvision weights: 224×224,
+// whole image resized, torchvision normalisation.
+var Default = Config{Mode: Torchvision, Size: 224}
+
+// Validate reports an error when the mode or size is not usable.
+func (c Config) Validate() error {
+	if c.Mode != Torchvision && c.Mode != Caffe {
+		return fmt.Errorf("preprocessing mode %q: want %q (torchvision weights) or %q (Caffe/Keras weights)", c.Mode, Torchvision, Caffe)
+	}
+	if c.Size <= 0 {
+		return fmt.Errorf("image size %d: want a positive size such as 224", c.Size)
+	}
+	return nil
+}
+
+// String describes the preprocessing in one line, for manifests and run
+// metadata, e.g. "torchvision resize 224x224" or
+// "caffe resize-short 256 center-crop 224".
+func (c Config) String() string {
+	if c.CenterCrop {
+		return fmt.Sprintf("%s resize-short %d center-crop %d", c.Mode, c.cropResize(), c.Size)
+	}
+	return fmt.Sprintf("%s resize %dx%d", c.Mode, c.Size, c.Size)
+}
+
+// Len is the number of float32 values one preprocessed image has: 3·Size·Size.
+func (c Config) Len() int { return 3 * c.Size * c.Size }
+
+func (c Config) cropResize() int { return c.Size * 256 / 224 }
+
+// LoadFile decodes the image at path and returns it preprocessed: 3·Size·Size
+// float32 values in CHW order. Errors name the file (see Decode).
+func (c Config) LoadFile(path string) ([]float32, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	img, err := Decode(path, c.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, c.Len())
+	c.normalize(out, c.Resize(img))
+	return out, nil
+}
+
+// Tensor resizes img as the config says and writes the normalised CHW values
+// into dst, which must hold c.Len() values. Alpha is ignored: pass an opaque
+// image (Decode returns one).
+func (c Config) Tensor(dst []float32, img image.Image) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if len(dst) != c.Len() {
+		return fmt.Errorf("tensor buffer holds %d values, want 3×%d×%d = %d", len(dst), c.Size, c.Size, c.Len())
+	}
+	c.normalize(dst, c.Resize(img))
+	return nil
+}
+
+// Resize returns img resized (and centre-cropped when CenterCrop is set) to a
+// Size×Size RGBA image with an antialiased bilinear filter.
+func (c Config) Resize(img image.Image) *image.RGBA {
+	s := c.Size
+	dst := image.NewRGBA(image.Rect(0, 0, s, s))
+	sr := img.Bounds()
+	dr := dst.Bounds()
+	if c.CenterCrop {
+		// torchvision Resize(short): the shorter side becomes `short`, the
+		// other int(short·long/shorter); CenterCrop: offset
+		// int(round((d-s)/2)) with Python's round, half to even.
+		short := c.cropResize()
+		w, h := sr.Dx(), sr.Dy()
+		rw, rh := short, short
+		if w < h {
+			rh = int(float64(short) * float64(h) / float64(w))
+		} else {
+			rw = int(float64(short) * float64(w) / float64(h))
+		}
+		ox := int(math.RoundToEven(float64(rw-s) / 2))
+		oy := int(math.RoundToEven(float64(rh-s) / 2))
+		dr = image.Rect(-ox, -oy, rw-ox, rh-oy)
+	}
+	// Scale maps sr onto dr and clips to dst's bounds: the crop costs
+	// nothing beyond the pixels kept.
+	xdraw.BiLinear.Scale(dst, dr, img, sr, xdraw.Src, nil)
+	return dst
+}
+
+// normalize writes the CHW float32 tensor of a Size×Size RGBA image into dst
+// (c.Len() values) with the mode's channel order and constants.
+func (c Config) normalize(dst []float32, img *image.RGBA) {
+	s := c.Size
+	plane := s * s
+	r, g, b := dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
+	if c.Mode == Caffe {
+		b, g, r = dst[:plane], dst[plane:2*plane], dst[2*plane:3*plane]
+	}
+	for y := 0; y < s; y++ {
+		row := img.Pix[y*img.Stride : y*img.Stride+4*s]
+		for x := 0; x < s; x++ {
+			i := y*s + x
+			pr, pg, pb := float32(row[4*x]), float32(row[4*x+1]), float32(row[4*x+2])
+			if c.Mode == Caffe {
+				b[i] = pb - CaffeMeanBGR[0]
+				g[i] = pg - CaffeMeanBGR[1]
+				r[i] = pr - CaffeMeanBGR[2]
+				continue
+			}
+			r[i] = (pr/255 - TorchvisionMean[0]) / TorchvisionStd[0]
+			g[i] = (pg/255 - TorchvisionMean[1]) / TorchvisionStd[1]
+			b[i] = (pb/255 - TorchvisionMean[2]) / TorchvisionStd[2]
+		}
+	}
+}
