@@ -1,0 +1,305 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"tagimp/model"
+	"tagimp/model/ops"
+)
+
+// Resident is implemented by trainers that keep a training split in device
+// memory and queue steps on rows of it without a round trip to the host per
+// step (the GPU engine). Run uses it when a trainer has it, so the time
+// measured is the device's and not the bus's or the host's.
+type Resident interface {
+	// SetTrainingSet copies a split of n rows to the device: features x
+	// (n×D), presence y (n×T, 0 or 1), importance imp (n×T) and, for
+	// Model 2, the tag vectors tagVecs (T×E) from which the device builds
+	// each row's ground-truth WA.
+	SetTrainingSet(x, y, imp []float32, n int, tagVecs []float32) error
+	// StepRows queues one training step on the given rows of the split.
+	StepRows(rows []int32) error
+	// Sync waits for the queued steps and returns the mean losses of the
+	// steps since the previous Sync and how many there were.
+	Sync() (model.Losses, int, error)
+}
+
+// Shapes returns the paper's configuration of kind for the bench: D = H =
+// H2 = 4096, E = 300, batch 32, dropout 0.5, Adam lr 1e-4, with t tags
+// (116 in the paper).
+func Shapes(kind model.Kind, t int) model.Config {
+	c := model.DefaultConfig(kind)
+	c.T = t
+	return c
+}
+
+// Options say how long to time.
+type Options struct {
+	// Steps are timed after Warmup untimed steps.
+	Steps, Warmup int
+	// Rows is the size of the synthetic training split (at least one
+	// batch); steps walk through it in a seeded shuffled order.
+	Rows int
+	// Seed drives the synthetic data and the row order.
+	Seed uint64
+}
+
+// Result is the timing of one model on one engine.
+type Result struct {
+	Model    string `json:"model"`
+	Params   int    `json:"params"`
+	Batch    int    `json:"batch"`
+	Steps    int    `json:"steps"`
+	Resident bool   `json:"resident"`
+	// Mode says how the engine ran the steps, when it says (the GPU
+	// engine: CUDA graph or kernel by kernel, and why).
+	Mode string `json:"mode,omitempty"`
+	// StepMS is the mean wall time of a timed step in milliseconds.
+	StepMS float64 `json:"step_ms"`
+	// FirstLoss and LastLoss are the mean total losses of the warm-up and
+	// of the timed steps (a sanity check that training moves).
+	FirstLoss float64 `json:"first_loss"`
+	LastLoss  float64 `json:"last_loss"`
+	// BytesPerStep is the HBM floor's traffic (see FloorBytes).
+	BytesPerStep int64 `json:"bytes_per_step"`
+	// FloorMS is BytesPerStep over the copy bandwidth and FloorFraction
+	// FloorMS / StepMS (1 = at the floor); zero when no bandwidth was
+	// measured (CPU).
+	FloorMS       float64 `json:"floor_ms,omitempty"`
+	FloorFraction float64 `json:"floor_fraction,omitempty"`
+}
+
+// FloorBytes is the least memory traffic of one training step with fp32
+// weights and fp32 Adam state: per parameter, the forward reads the weight
+// (4 bytes), the backward writes the gradient and Adam reads it back (8),
+// and Adam reads and writes the weight and both moments (24) — 36 bytes.
+// Activations (batch 32) are a fraction of a percent of that and are left
+// out, so the floor is a true lower bound.
+func FloorBytes(c model.Config) int64 {
+	return 36 * int64(ParamCount(c))
+}
+
+// ParamCount returns the number of parameters of c's model.
+func ParamCount(c model.Config) int {
+	n := 0
+	for _, s := range model.Specs(c) {
+		k := 1
+		for _, d := range s.Shape {
+			k *= d
+		}
+		n += k
+	}
+	return n
+}
+
+// SetFloor fills FloorMS and FloorFraction from a copy bandwidth in GB/s
+// (10⁹ bytes per second, read plus write).
+func (r *Result) SetFloor(gbps float64) {
+	if !(gbps > 0) || r.StepMS <= 0 {
+		return
+	}
+	r.FloorMS = float64(r.BytesPerStep) / (gbps * 1e9) * 1e3
+	r.FloorFraction = r.FloorMS / r.StepMS
+}
+
+// Data is a synthetic training split.
+type Data struct {
+	N                int
+	X, Y, Imp, WA    []float32
+	TagVecs          []float32
+	d, t, e, perStep int
+}
+
+// Synthetic returns n seeded rows for c: ReLU'd Gaussian features, each tag
+// present with probability 5 % (at least one per row) with importance in
+// {0.2, …, 1}, unit tag vectors and each row's ground-truth WA.
+func Synthetic(c model.Config, n int, seed uint64) *Data {
+	rng := rand.New(rand.NewPCG(seed, 0x7a6b))
+	d := &Data{N: n, d: c.D, t: c.T, e: c.E,
+		X: make([]float32, n*c.D), Y: make([]float32, n*c.T), Imp: make([]float32, n*c.T)}
+	for i := range d.X {
+		d.X[i] = float32(math.Max(0, rng.NormFloat64()))
+	}
+	for r := 0; r < n; r++ {
+		y := d.Y[r*c.T : (r+1)*c.T]
+		for j := range y {
+			if rng.Float64() < 0.05 {
+				y[j] = 1
+			}
+		}
+		y[rng.IntN(c.T)] = 1
+		for j := range y {
+			if y[j] == 1 {
+				d.Imp[r*c.T+j] = float32(1+rng.IntN(5)) / 5
+			}
+		}
+	}
+	if c.Kind.HasImportanceMLP() {
+		d.TagVecs = make([]float32, c.T*c.E)
+		for i := range d.TagVecs {
+			d.TagVecs[i] = float32(rng.NormFloat64())
+		}
+		for t := 0; t < c.T; t++ {
+			ops.L2Normalize(d.TagVecs[t*c.E : (t+1)*c.E])
+		}
+		d.WA = make([]float32, n*c.E)
+		model.WeightedAverage(d.WA, d.Y, d.TagVecs, n, c.T, c.E, 0.5)
+	}
+	return d
+}
+
+// Batch returns rows of d gathered into a model.Batch.
+func (d *Data) Batch(rows []int32) *model.Batch {
+	b := &model.Batch{N: len(rows),
+		X: make([]float32, 0, len(rows)*d.d), Y: make([]float32, 0, len(rows)*d.t),
+		Imp: make([]float32, 0, len(rows)*d.t)}
+	for _, r := range rows {
+		b.X = append(b.X, d.X[int(r)*d.d:int(r+1)*d.d]...)
+		b.Y = append(b.Y, d.Y[int(r)*d.t:int(r+1)*d.t]...)
+		b.Imp = append(b.Imp, d.Imp[int(r)*d.t:int(r+1)*d.t]...)
+		if d.WA != nil {
+			b.WA = append(b.WA, d.WA[int(r)*d.e:int(r+1)*d.e]...)
+		}
+	}
+	return b
+}
+
+// order yields batches of row indices, reshuffling at each epoch.
+type order struct {
+	rng   *rand.Rand
+	perm  []int32
+	batch int
+	pos   int
+}
+
+func newOrder(n, batch int, seed uint64) *order {
+	o := &order{rng: rand.New(rand.NewPCG(seed, 0x0bde)), perm: make([]int32, n), batch: batch, pos: n}
+	for i := range o.perm {
+		o.perm[i] = int32(i)
+	}
+	return o
+}
+
+func (o *order) next() []int32 {
+	if o.pos+o.batch > len(o.perm) {
+		o.rng.Shuffle(len(o.perm), func(i, j int) { o.perm[i], o.perm[j] = o.perm[j], o.perm[i] })
+		o.pos = 0
+	}
+	b := o.perm[o.pos : o.pos+o.batch]
+	o.pos += o.batch
+	return b
+}
+
+// Run builds a fresh trainer for c with f, trains it Warmup + Steps steps
+// of c.Batch rows on synthetic data and returns the mean time of the timed
+// steps. progress, if not nil, is called after each step with (done, total).
+func Run(f model.Factory, c model.Config, o Options, progress func(done, total int)) (res Result, err error) {
+	if err := c.Validate(); err != nil {
+		return res, fmt.Errorf("bench %s: %w", c.Kind, err)
+	}
+	if o.Steps <= 0 || o.Warmup < 0 {
+		return res, fmt.Errorf("bench %s: %d steps after %d warm-up steps: want steps > 0, warm-up ≥ 0", c.Kind, o.Steps, o.Warmup)
+	}
+	if o.Rows < c.Batch {
+		o.Rows = c.Batch
+	}
+	tr, err := f(c, model.NewState(c))
+	if err != nil {
+		return res, fmt.Errorf("bench %s: build trainer: %w", c.Kind, err)
+	}
+	defer func() {
+		if cerr := tr.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("bench %s: close trainer: %w", c.Kind, cerr)
+		}
+	}()
+	data := Synthetic(c, o.Rows, o.Seed)
+	ord := newOrder(o.Rows, c.Batch, o.Seed)
+	res = Result{Model: string(c.Kind), Params: ParamCount(c), Batch: c.Batch, Steps: o.Steps, BytesPerStep: FloorBytes(c)}
+	total := o.Warmup + o.Steps
+
+	if rt, ok := tr.(Resident); ok {
+		res.Resident = true
+		if err := rt.SetTrainingSet(data.X, data.Y, data.Imp, data.N, data.TagVecs); err != nil {
+			return res, fmt.Errorf("bench %s: upload training split: %w", c.Kind, err)
+		}
+		run := func(steps, done int) (model.Losses, error) {
+			for i := 0; i < steps; i++ {
+				if err := rt.StepRows(ord.next()); err != nil {
+					return model.Losses{}, err
+				}
+				if progress != nil {
+					progress(done+i+1, total)
+				}
+			}
+			l, _, err := rt.Sync()
+			return l, err
+		}
+		l, err := run(o.Warmup, 0)
+		if err != nil {
+			return res, fmt.Errorf("bench %s: warm-up: %w", c.Kind, err)
+		}
+		res.FirstLoss = l.Total
+		t0 := time.Now()
+		l, err = run(o.Steps, o.Warmup)
+		if err != nil {
+			return res, fmt.Errorf("bench %s: timed steps: %w", c.Kind, err)
+		}
+		res.StepMS = float64(time.Since(t0).Nanoseconds()) / 1e6 / float64(o.Steps)
+		res.LastLoss = l.Total
+		if m, ok := tr.(interface{ GraphMode() string }); ok {
+			res.Mode = m.GraphMode()
+		}
+		return res, checkLoss(c, res)
+	}
+
+	// Host-fed trainers: batches are gathered before the clock starts.
+	batches := make([]*model.Batch, total)
+	for i := range batches {
+		batches[i] = data.Batch(ord.next())
+	}
+	var sum float64
+	for i := 0; i < o.Warmup; i++ {
+		l, err := tr.Step(batches[i])
+		if err != nil {
+			return res, fmt.Errorf("bench %s: warm-up step %d: %w", c.Kind, i, err)
+		}
+		sum += l.Total
+		if progress != nil {
+			progress(i+1, total)
+		}
+	}
+	if o.Warmup > 0 {
+		res.FirstLoss = sum / float64(o.Warmup)
+	}
+	sum = 0
+	t0 := time.Now()
+	for i := o.Warmup; i < total; i++ {
+		l, err := tr.Step(batches[i])
+		if err != nil {
+			return res, fmt.Errorf("bench %s: step %d: %w", c.Kind, i, err)
+		}
+		sum += l.Total
+		if progress != nil {
+			progress(i+1, total)
+		}
+	}
+	res.StepMS = float64(time.Since(t0).Nanoseconds()) / 1e6 / float64(o.Steps)
+	res.LastLoss = sum / float64(o.Steps)
+	return res, checkLoss(c, res)
+}
+
+// ErrDiverged is wrapped when a bench run's loss is not finite.
+var ErrDiverged = errors.New("loss is not finite")
+
+func checkLoss(c model.Config, r Result) error {
+	for _, v := range []float64{r.FirstLoss, r.LastLoss} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("bench %s: %w (%v)", c.Kind, ErrDiverged, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tagimp/data/labels"
+	"tagimp/data/npy"
+)
+
+// trainFixture writes a small labelled set with a planted signal: labels
+// (with splits.json) in DIR/labels, features DIR/fc7.npy + ids, tag
+// vectors DIR/tagvec.npy.
+func trainFixture(t *testing.T, dir string, tags []string) {
+	t.Helper()
+	const n, d, e = 120, 16, 4
+	T := len(tags)
+	rng := rand.New(rand.NewPCG(1, 2))
+	proto := make([]float32, T*d)
+	for i := range proto {
+		proto[i] = float32(rng.NormFloat64())
+	}
+	set := &labels.Set{Tags: tags, Presence: make([]uint8, n*T), Importance: make([]float32, n*T)}
+	feat := make([]float32, n*d)
+	for i := 0; i < n; i++ {
+		set.IDs = append(set.IDs, int64(500+i))
+		for _, j := range rng.Perm(T)[:1+rng.IntN(2)] {
+			imp := float32(1+rng.IntN(5)) / 5
+			set.Presence[i*T+j], set.Importance[i*T+j] = 1, imp
+			for c := 0; c < d; c++ {
+				feat[i*d+c] += 2 * imp * proto[j*d+c]
+			}
+		}
+	}
+	v := &labels.Vocab{MinCount: 1, Images: n, Captions: 5 * n}
+	for _, tag := range tags {
+		v.Tags = append(v.Tags, labels.TagCount{Tag: tag, Count: 10})
+	}
+	sp := &labels.Splits{Seed: 1, Train: set.IDs[:90], Test: set.IDs[90:]}
+	if err := labels.WriteDir(filepath.Join(dir, "labels"), v, set, sp); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "fc7.npy"), npy.F32(feat, n, d)); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "fc7.ids.npy"), npy.I64(set.IDs, n)); err != nil {
+		t.Fatal(err)
+	}
+	vec := make([]float32, T*e)
+	for i := range vec {
+		vec[i] = float32(rng.NormFloat64())
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "tagvec.npy"), npy.F32(vec, T, e)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runTrainCLI runs the application with args.
+func runTrainCLI(args ...string) error {
+	return newApp().Run(append([]string{"tagimp-gpu"}, args...))
+}
+
+func trainArgs(dir string, extra ...string) []string {
+	return append([]string{"train", "--model", "all", "--labels", filepath.Join(dir, "labels"), "--features", filepath.Join(dir, "fc7.npy"),
+		"--tagvec", filepath.Join(dir, "tagvec.npy"), "--out", filepath.Join(dir, "run"), "--epochs", "2", "--batch", "16",
+		"--hidden", "16", "--hidden2", "16", "--lr", "3e-3", "--device", "cpu"}, extra...)
+}
+
+func TestTrainEval(t *testing.T) {
+	dir := t.TempDir()
+	trainFixture(t, dir, []string{"dog", "cat", "man", "car", "tree"})
+	if err := runTrainCLI(trainArgs(dir)...); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	for _, k := range []string{"baseline", "model1", "model2"} {
+		for _, f := range []string{k + ".npz", k + ".json", k + ".opt.npz", k + "-history.csv", k + "-curves.png"} {
+			if _, err := os.Stat(filepath.Join(run, f)); err != nil {
+				t.Errorf("missing output: %v", err)
+			}
+		}
+	}
+	js := filepath.Join(dir, "eval.json")
+	if err := runTrainCLI("eval", "--run", run, "--json", js, "--device", "cpu"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reps []map[string]any
+	if err := json.Unmarshal(b, &reps); err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 3 {
+		t.Fatalf("%d reports, want 3", len(reps))
+	}
+	for _, key := range []string{"model", "n_images", "n_tags", "threshold", "map_image", "map_class", "jaccard", "mae", "mse", "cp", "cr", "cf1", "op", "or", "of1", "cp_top3", "cr_top3", "cf1_top3", "op_top3", "or_top3", "of1_top3", "spearman", "ndcg"} {
+		if _, ok := reps[2][key]; !ok {
+			t.Errorf("eval JSON lacks %q", key)
+		}
+	}
+	if reps[2]["model"] != "model2" || reps[2]["n_images"] != float64(30) {
+		t.Errorf("model2 report: %v", reps[2])
+	}
+	if m := reps[1]["map_image"].(float64); !(m > 0.6) || math.IsNaN(m) {
+		t.Errorf("model1 mAP(image) %v after 2 epochs on a planted signal", m)
+	}
+}
+
+// TestTrainBadInput checks one-line errors and that nothing is written or
+// overwritten.
+func TestTrainBadInput(t *testing.T) {
+	dir := t.TempDir()
+	trainFixture(t, dir, []string{"dog", "cat", "man", "car", "tree"})
+	other := t.TempDir()
+	trainFixture(t, other, []string{"dog", "cat", "man", "car", "bus"})
+	if err := runTrainCLI(trainArgs(dir, "--model", "model1")...); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	before, _ := os.ReadFile(filepath.Join(run, "model1.npz"))
+
+	shortVec := filepath.Join(dir, "short.npy")
+	npy.WriteFile(shortVec, npy.F32(make([]float32, 8), 2, 4))
+	nanDir := t.TempDir()
+	trainFixture(t, nanDir, []string{"dog", "cat", "man", "car", "tree"})
+	a, _ := npy.ReadFile(filepath.Join(nanDir, "fc7.npy"))
+	a.F32[3*16+2] = float32(math.NaN())
+	npy.WriteFile(filepath.Join(nanDir, "fc7.npy"), a)
+	fewIDs := filepath.Join(dir, "few.npy")
+	npy.WriteFile(fewIDs, npy.F32(make([]float32, 10*16), 10, 16))
+	npy.WriteFile(filepath.Join(dir, "few.ids.npy"), npy.I64([]int64{500, 501, 502, 503, 504, 505, 506, 507, 508, 509}, 10))
+	noSplit := t.TempDir()
+	set, _ := labels.Read(filepath.Join(dir, "labels"))
+	voc, _ := labels.ReadVocab(filepath.Join(dir, "labels", "vocab.json"))
+	labels.WriteDir(noSplit, voc, set, nil)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"tag vectors", trainArgs(dir, "--tagvec", shortVec, "--out", t.TempDir()), "have 2 rows, the vocabulary 5 tags"},
+		{"NaN features", trainArgs(dir, "--features", filepath.Join(nanDir, "fc7.npy"), "--out", t.TempDir()), "image id 503 has NaN at column 2"},
+		{"ids do not join", trainArgs(dir, "--features", fewIDs, "--out", t.TempDir()), "images have no features"},
+		{"no split", trainArgs(dir, "--labels", noSplit, "--out", t.TempDir()), "no test split"},
+		{"other vocabulary", trainArgs(dir, "--model", "model1", "--labels", filepath.Join(other, "labels"), "--features", filepath.Join(other, "fc7.npy"), "--tagvec", filepath.Join(other, "tagvec.npy")), "another vocabulary"},
+		{"other settings", trainArgs(dir, "--model", "model1", "--lr", "1e-2"), "other settings"},
+		{"eval other vocabulary", []string{"eval", "--run", run, "--labels", filepath.Join(other, "labels"), "--features", filepath.Join(other, "fc7.npy")}, "another vocabulary"},
+		{"eval empty run", []string{"eval", "--run", t.TempDir()}, "holds no checkpoint"},
+		{"gpu in the plain build", trainArgs(dir, "--device", "gpu", "--out", t.TempDir()), "without GPU support"},
+	} {
+		err := runTrainCLI(tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error spans lines: %q", tc.name, err)
+		}
+	}
+	after, _ := os.ReadFile(filepath.Join(run, "model1.npz"))
+	if len(before) == 0 || string(before) != string(after) {
+		t.Error("a failed command changed the run's checkpoint")
+	}
+}

@@ -1,0 +1,4 @@
+package model
+
+// LoadTagVecsForTest exposes loadTagVecs to the external tests.
+var LoadTagVecsForTest = loadTagVecs

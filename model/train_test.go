@@ -1,0 +1,274 @@
+package model_test
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tagimp/data/npy"
+	"tagimp/model"
+	"tagimp/model/cpu"
+)
+
+// planted returns a synthetic split with a planted signal: each image has
+// 1–3 of t tags with importance in {0.2, …, 1.0}, and its features are
+// Σ importance·prototype(tag) + noise, so presence and importance are both
+// learnable, and importance is not the same as the probability of presence.
+func planted(n, d, t int, seed uint64) *model.Data {
+	protos := rand.New(rand.NewPCG(42, 42))
+	proto := make([]float32, t*d)
+	for i := range proto {
+		proto[i] = float32(protos.NormFloat64())
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	data := &model.Data{N: n, D: d, T: t, IDs: make([]int64, n), X: make([]float32, n*d), Presence: make([]uint8, n*t), Importance: make([]float32, n*t)}
+	for i := 0; i < n; i++ {
+		data.IDs[i] = int64(1000 + i)
+		k := 1 + rng.IntN(3)
+		for _, j := range rng.Perm(t)[:k] {
+			imp := float32(1+rng.IntN(5)) / 5
+			data.Presence[i*t+j] = 1
+			data.Importance[i*t+j] = imp
+			for c := 0; c < d; c++ {
+				data.X[i*d+c] += 2 * imp * proto[j*d+c]
+			}
+		}
+		for c := 0; c < d; c++ {
+			data.X[i*d+c] += 0.3 * float32(rng.NormFloat64())
+		}
+	}
+	return data
+}
+
+func tagVecs(t, e int) []float32 {
+	rng := rand.New(rand.NewPCG(9, 9))
+	v := make([]float32, t*e)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+func smallRun(t *testing.T, dir string, kind model.Kind, epochs int) *model.Run {
+	t.Helper()
+	c := model.DefaultConfig(kind)
+	c.D, c.H, c.T, c.E, c.H2 = 24, 64, 6, 5, 64
+	c.Epochs, c.LR = epochs, 3e-3
+	tags := []string{"dog", "cat", "man", "car", "tree", "ball"}
+	return &model.Run{
+		Dir: dir, Config: c, Tags: tags, TagVecs: tagVecs(c.T, c.E),
+		Train: planted(500, c.D, c.T, 1), Test: planted(200, c.D, c.T, 2),
+		Source: model.DataSource{Labels: "synthetic", NTrain: 500, NTest: 200}, Device: "cpu", Factory: cpu.New,
+	}
+}
+
+// TestEndToEnd trains all three models on a planted signal: tags well
+// above chance, and Model 2's importance closer than the Baseline's.
+func TestEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	mae := map[model.Kind]float64{}
+	for _, k := range model.Kinds {
+		r := smallRun(t, dir, k, 12)
+		m, err := model.Train(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := m.Metrics
+		t.Logf("%s: loss %.4f → %.4f, mAP(image) %.3f mAP(class) %.3f Jaccard %.3f MAE %.3f MSE %.3f",
+			k, m.History[0].Loss.Total, m.History[len(m.History)-1].Loss.Total, rep.MAPImage, rep.MAPClass, rep.Jaccard, rep.MAE, rep.MSE)
+		if len(m.History) != 12 || m.Epoch != 12 {
+			t.Errorf("%s: %d history rows, epoch %d, want 12", k, len(m.History), m.Epoch)
+		}
+		// chance: 2 of 6 tags true on average → random mAP(image) ≈ 0.5
+		if rep.MAPImage < 0.85 || rep.Jaccard < 0.5 {
+			t.Errorf("%s: mAP(image) %.3f, Jaccard %.3f: not well above chance", k, rep.MAPImage, rep.Jaccard)
+		}
+		mae[k] = rep.MAE
+		if _, err := os.Stat(model.HistoryPath(dir, k)); err != nil {
+			t.Errorf("%s: no history: %v", k, err)
+		}
+	}
+	if mae[model.Model2] >= mae[model.Baseline] {
+		t.Errorf("Model 2 importance MAE %.3f not below the Baseline's %.3f", mae[model.Model2], mae[model.Baseline])
+	}
+}
+
+// TestResume checks that 2 epochs, then 2 more from the checkpoint, give
+// the same parameters as 4 epochs straight, and that the checkpoint is
+// numpy-readable named float32 arrays.
+func TestResume(t *testing.T) {
+	straight, split := t.TempDir(), t.TempDir()
+	if _, err := model.Train(smallRun(t, straight, model.Model2, 4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.Train(smallRun(t, split, model.Model2, 2)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Train(smallRun(t, split, model.Model2, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Epoch != 4 || len(m.History) != 4 {
+		t.Fatalf("resumed run: epoch %d with %d history rows, want 4", m.Epoch, len(m.History))
+	}
+	_, a, err := model.LoadCheckpoint(straight, model.Model2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := model.LoadCheckpoint(split, model.Model2, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Step != b.Step {
+		t.Fatalf("steps %d and %d", a.Step, b.Step)
+	}
+	for i, ta := range a.Params.Tensors {
+		for j, v := range ta.Data {
+			if b.Params.Tensors[i].Data[j] != v {
+				t.Fatalf("%s[%d]: %v straight, %v resumed", ta.Name, j, v, b.Params.Tensors[i].Data[j])
+			}
+		}
+	}
+	arrays, err := npy.ReadNPZ(filepath.Join(split, "model2.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := arrays["imp2.fc1.weight"]; w == nil || w.Dtype != "<f4" || w.Shape[0] != 64 || w.Shape[1] != 24+5 {
+		t.Fatalf("imp2.fc1.weight in the checkpoint: %+v", w)
+	}
+	// A finished run returns at once; other settings are refused.
+	r := smallRun(t, split, model.Model2, 4)
+	r.Config.LR = 1
+	if _, err := model.Train(r); err == nil || !strings.Contains(err.Error(), "other settings") {
+		t.Errorf("resume with another learning rate: %v", err)
+	}
+	r = smallRun(t, split, model.Model2, 4)
+	r.Tags[0] = "horse"
+	if _, err := model.Train(r); err == nil || !strings.Contains(err.Error(), "vocabulary") {
+		t.Errorf("resume with another vocabulary: %v", err)
+	}
+}
+
+// TestNaNStops checks that a diverging run stops naming epoch and batch
+// and keeps the last good checkpoint.
+func TestNaNStops(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := model.Train(smallRun(t, dir, model.Model1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "model1.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := smallRun(t, dir, model.Model1, 3)
+	bad := r.Train.X[5*r.Config.D : 6*r.Config.D] // row 5 only: found in some batch of epoch 2
+	bad[0] = float32(math.Inf(1))
+	_, err = model.Train(r)
+	if !errors.Is(err, model.ErrNonFinite) || !strings.Contains(err.Error(), "epoch 2, batch") || !strings.Contains(err.Error(), "(epoch 1)") {
+		t.Fatalf("want a NaN/Inf error naming epoch 2 and the kept epoch 1, got %v", err)
+	}
+	after, err := os.ReadFile(filepath.Join(dir, "model1.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Error("the last good checkpoint was overwritten")
+	}
+	m, err := model.ReadMeta(dir, model.Model1)
+	if err != nil || m.Epoch != 1 {
+		t.Errorf("metadata after the failure: %+v, %v", m, err)
+	}
+}
+
+func TestJoinErrors(t *testing.T) {
+	featIDs := []int64{1, 2, 3}
+	feat := []float32{1, 1, 2, 2, 3, 3}
+	labIDs := []int64{3, 2, 1}
+	pres := []uint8{1, 0, 0, 1, 1, 1}
+	imp := []float32{1, 0, 0, 0.4, 0.2, 0.6}
+	nan := append([]float32(nil), feat...)
+	nan[3] = float32(math.NaN())
+	for _, tc := range []struct {
+		name string
+		ids  []int64
+		feat []float32
+		d    int
+		want string
+	}{
+		{"empty", nil, feat, 2, "split is empty"},
+		{"no features", []int64{1, 9}, feat, 2, "have no features (first: 9)"},
+		{"twice", []int64{1, 1}, feat, 2, "twice"},
+		{"nan", []int64{2}, nan, 2, "features of image 2 hold NaN at column 1"},
+		{"width", []int64{1}, feat, 4, "features: 6 values for 3 images of width 4"},
+	} {
+		_, err := model.Join("test", tc.ids, featIDs, tc.feat, tc.d, labIDs, pres, imp, 2)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+	_, err := model.Join("train", []int64{1, 4}, []int64{1, 2, 3, 4}, append(feat, 4, 4), 2, labIDs, pres, imp, 2)
+	if err == nil || !strings.Contains(err.Error(), "have no labels (first: 4)") {
+		t.Errorf("missing labels: %v", err)
+	}
+	d, err := model.Join("train", []int64{2, 1}, featIDs, feat, 2, labIDs, pres, imp, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.X[0] != 2 || d.X[2] != 1 || d.Presence[0] != 0 || d.Presence[1] != 1 || d.Presence[2] != 1 || d.Importance[1] != 0.4 || d.Importance[3] != 0.6 {
+		t.Errorf("joined wrongly: %+v", d)
+	}
+}
+
+// sharedData returns ../shared/data relative to the module root, or skips.
+func sharedData(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	data := filepath.Join(dir, "..", "shared", "data")
+	if _, err := os.Stat(data); err != nil {
+		t.Skipf("real test data absent (%s): skipping", data)
+	}
+	return data
+}
+
+// TestTagVecWord2Vec reads tag vectors straight from the real GoogleNews
+// word2vec file: known words get unit vectors, an unknown one a zero row
+// that is reported.
+func TestTagVecWord2Vec(t *testing.T) {
+	path := filepath.Join(sharedData(t), "word2vec", "googlenews-top1000.bin")
+	vecs, e, missing, err := model.LoadTagVecsForTest(path, []string{"dog", "man", "zzqx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e != 300 || len(vecs) != 3*300 {
+		t.Fatalf("width %d, %d values", e, len(vecs))
+	}
+	for i, want := range []float64{1, 1, 0} {
+		var ss float64
+		for _, v := range vecs[i*e : (i+1)*e] {
+			ss += float64(v) * float64(v)
+		}
+		if math.Abs(math.Sqrt(ss)-want) > 1e-3 {
+			t.Errorf("tag %d: norm %v, want %v", i, math.Sqrt(ss), want)
+		}
+	}
+	if len(missing) != 1 || missing[0] != "zzqx" {
+		t.Errorf("missing %v, want [zzqx]", missing)
+	}
+}
