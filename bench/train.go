@@ -11,22 +11,12 @@ import (
 	"tagimp/model/ops"
 )
 
-// Resident is implemented by trainers that keep a training split in device
-// memory and queue steps on rows of it without a round trip to the host per
-// step (the GPU engine). Run uses it when a trainer has it, so the time
-// measured is the device's and not the bus's or the host's.
-type Resident interface {
-	// SetTrainingSet copies a split of n rows to the device: features x
-	// (n×D), presence y (n×T, 0 or 1), importance imp (n×T) and, for
-	// Model 2, the tag vectors tagVecs (T×E) from which the device builds
-	// each row's ground-truth WA.
-	SetTrainingSet(x, y, imp []float32, n int, tagVecs []float32) error
-	// StepRows queues one training step on the given rows of the split.
-	StepRows(rows []int32) error
-	// Sync waits for the queued steps and returns the mean losses of the
-	// steps since the previous Sync and how many there were.
-	Sync() (model.Losses, int, error)
-}
+// Resident is model.ResidentTrainer: a trainer that keeps a training
+// split in device memory and queues steps on rows of it without a round
+// trip to the host per step (the GPU engine). Run uses it when a trainer
+// has it, so the time measured is the device's and not the bus's or the
+// host's.
+type Resident = model.ResidentTrainer
 
 // Shapes returns the paper's configuration of kind for the bench: D = H =
 // H2 = 4096, E = 300, batch 32, dropout 0.5, Adam lr 1e-4, with t tags
@@ -221,11 +211,19 @@ func Run(f model.Factory, c model.Config, o Options, progress func(done, total i
 	res = Result{Model: string(c.Kind), Params: ParamCount(c), Batch: c.Batch, Steps: o.Steps, BytesPerStep: FloorBytes(c)}
 	total := o.Warmup + o.Steps
 
-	if rt, ok := tr.(Resident); ok {
-		res.Resident = true
-		if err := rt.SetTrainingSet(data.X, data.Y, data.Imp, data.N, data.TagVecs); err != nil {
+	rt, ok := tr.(model.ResidentTrainer)
+	if ok {
+		switch err := rt.SetTrainingSet(data.X, data.Y, data.Imp, data.N, data.TagVecs); {
+		case errors.Is(err, model.ErrNoRoom):
+			// Timed host-fed below, and the result says why.
+			ok = false
+			res.Mode = fmt.Sprintf("host-fed (%v)", err)
+		case err != nil:
 			return res, fmt.Errorf("bench %s: upload training split: %w", c.Kind, err)
 		}
+	}
+	if ok {
+		res.Resident = true
 		run := func(steps, done int) (model.Losses, error) {
 			for i := 0; i < steps; i++ {
 				if err := rt.StepRows(ord.next()); err != nil {

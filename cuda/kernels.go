@@ -38,6 +38,8 @@ type Kernels struct {
 	bceLogits, sigmoidMSE, sigmoid       *Function
 	weightedAverage, l2normRows, m2input *Function
 	adam, adamDev, adamPowers            *Function
+	gatherRows, gatherRowsDev            *Function
+	denseForwardDev, stepEnd             *Function
 }
 
 // KernelNames lists every extern "C" kernel the fatbin must hold.
@@ -47,6 +49,7 @@ var KernelNames = []string{
 	"tg_bce_logits", "tg_sigmoid_mse", "tg_sigmoid_fwd",
 	"tg_weighted_average", "tg_l2norm_rows", "tg_model2_input",
 	"tg_adam", "tg_adam_dev", "tg_adam_powers",
+	"tg_gather_rows", "tg_gather_rows_dev", "tg_dense_forward_dev", "tg_step_end",
 }
 
 // LoadKernels loads the embedded fatbin and looks up every kernel.
@@ -70,6 +73,8 @@ func (c *Context) LoadKernels() (*Kernels, error) {
 		{&k.bceLogits, "tg_bce_logits"}, {&k.sigmoidMSE, "tg_sigmoid_mse"}, {&k.sigmoid, "tg_sigmoid_fwd"},
 		{&k.weightedAverage, "tg_weighted_average"}, {&k.l2normRows, "tg_l2norm_rows"}, {&k.m2input, "tg_model2_input"},
 		{&k.adam, "tg_adam"}, {&k.adamDev, "tg_adam_dev"}, {&k.adamPowers, "tg_adam_powers"},
+		{&k.gatherRows, "tg_gather_rows"}, {&k.gatherRowsDev, "tg_gather_rows_dev"},
+		{&k.denseForwardDev, "tg_dense_forward_dev"}, {&k.stepEnd, "tg_step_end"},
 	} {
 		if *f.dst, err = mod.Function(f.name); err != nil {
 			mod.Unload()
@@ -312,4 +317,93 @@ func (k *Kernels) AdamDev(s *Stream, param, grad, m, v Buffer, n int, h AdamHype
 // (tg_adam_powers). Launch: grid 1, block 1.
 func (k *Kernels) AdamPowers(s *Stream, powers Buffer, beta1, beta2 float32) error {
 	return k.adamPowers.Launch(Dim3{X: 1}, Dim3{X: 1}, 0, s, Ptr(powers), F32(beta1), F32(beta2))
+}
+
+// StepStateBytes is the size of a tg_step_state (ops.StepState) in device
+// memory: allocate at least this much for the state the graph-mode kernels
+// read, and write it with UploadU32(state, st.Words()[:]).
+const StepStateBytes = 16
+
+// maxGatherRows is the most rows one gather launch copies (gridDim.y).
+const maxGatherRows = 65535
+
+// gatherGrid is the launch grid of the gather kernels for n rows of cols.
+func gatherGrid(what string, n, cols int) (Dim3, error) {
+	if n > maxGatherRows {
+		return Dim3{}, fmt.Errorf("%s of %d rows: at most %d per launch", what, n, maxGatherRows)
+	}
+	return Dim3{X: min(ceilDiv(cols, 256), 32), Y: n}, nil
+}
+
+// checkState checks that state can hold a tg_step_state.
+func checkState(what string, state Buffer) error {
+	if state.bytes < StepStateBytes {
+		return fmt.Errorf("%s: step state buffer of %d bytes, want %d (a tg_step_state)", what, state.bytes, StepStateBytes)
+	}
+	return nil
+}
+
+// GatherRows copies dst[i, :] = src[rows[i], :] for n rows of cols floats
+// (tg_gather_rows): a batch from a training split kept on the device. rows
+// holds n int32 (UploadI32). Launch: grid (min(⌈cols/256⌉, 32), n), block
+// 256; n ≤ 65535. Twin: ops.GatherRows.
+func (k *Kernels) GatherRows(s *Stream, dst, src, rows Buffer, n, cols int) error {
+	if n <= 0 || cols <= 0 {
+		return nil
+	}
+	grid, err := gatherGrid("gather", n, cols)
+	if err != nil {
+		return err
+	}
+	return k.gatherRows.Launch(grid, Dim3{X: 256}, 0, s, Ptr(dst), Ptr(src), Ptr(rows), I32(cols))
+}
+
+// GatherRowsDev is GatherRows for a captured step (tg_gather_rows_dev):
+// the batch rows of the slot in state, rows[slot·batch : (slot+1)·batch],
+// read on the device. state holds a tg_step_state (StepStateBytes). Launch:
+// as GatherRows with n = batch. Twin: ops.GatherRowsStep.
+func (k *Kernels) GatherRowsDev(s *Stream, dst, src, rows, state Buffer, batch, cols int) error {
+	if err := checkState("gather", state); err != nil {
+		return err
+	}
+	if batch <= 0 || cols <= 0 {
+		return nil
+	}
+	grid, err := gatherGrid("gather", batch, cols)
+	if err != nil {
+		return err
+	}
+	return k.gatherRowsDev.Launch(grid, Dim3{X: 256}, 0, s,
+		Ptr(dst), Ptr(src), Ptr(rows), Ptr(state), I32(batch), I32(cols))
+}
+
+// DenseForwardDev is DenseForward for a captured step
+// (tg_dense_forward_dev): the dropout key is that of layer `layer` at the
+// step in state, ops.StreamKey(seed, ops.DropoutStream(step, layer)),
+// computed on the device. state holds a tg_step_state. Launch: grid-stride,
+// block 256. Twin: ops.DenseForwardStep.
+func (k *Kernels) DenseForwardDev(s *Stream, Y, bias Buffer, rows, cols int, act Act, seed uint64, state Buffer, layer int, p float32) error {
+	if err := checkState("dense forward", state); err != nil {
+		return err
+	}
+	n := rows * cols
+	if n <= 0 {
+		return nil
+	}
+	return k.denseForwardDev.Launch(k.gridFor(n), Dim3{X: 256}, 0, s,
+		Ptr(Y), Ptr(bias), I32(rows), I32(cols), I32(int(act)), U64(seed), Ptr(state), I32(layer), F32(p))
+}
+
+// StepEnd ends a captured step (tg_step_end): the step's nloss losses
+// scratch[0:nloss] go to slots[nloss·slot:] (nloss = 0: no copy), then the
+// state's slot and step advance by one. Launch: grid 1, block 1. Twin:
+// ops.StepEnd.
+func (k *Kernels) StepEnd(s *Stream, slots, scratch Buffer, nloss int, state Buffer) error {
+	if err := checkState("step end", state); err != nil {
+		return err
+	}
+	if nloss < 0 {
+		return fmt.Errorf("step end: %d losses", nloss)
+	}
+	return k.stepEnd.Launch(Dim3{X: 1}, Dim3{X: 1}, 0, s, Ptr(slots), Ptr(scratch), I32(nloss), Ptr(state))
 }

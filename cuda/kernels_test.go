@@ -431,6 +431,90 @@ func TestAdam(t *testing.T) {
 	sameBits(t, "tg_adam_dev param", host(t, P2, n), wp2)
 }
 
+// TestStepKernels checks the kernels of kernels/step.cu against their
+// twins: both gathers (rows repeated and out of order, widths around the
+// block size and past 32 blocks a row, a poisoned row after the batch that
+// must stay NaN), then three graph-mode steps of tg_dense_forward_dev and
+// tg_step_end from a step counter just below 2^32: each step's mask is the
+// twin's at that step, the losses land in the step's slot and the state
+// advances. Element-wise copies and the dense epilogue: identical bits.
+func TestStepKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, uint64(os.Getpid())))
+	const N = 50
+	rows := []int32{49, 0, 7, 7, 3, 48, 1, 2}
+	idx, err := tctx.Alloc(int64(4 * len(rows)))
+	must(t, err)
+	defer tctx.Free(&idx)
+	must(t, tctx.UploadI32(idx, rows))
+	for _, cols := range []int{1, 116, 255, 256, 300, 4096, 9000} {
+		src := randVec(r, N*cols, 1)
+		dst := poisoned(t, (len(rows)+1)*cols)
+		must(t, tk.GatherRows(nil, dst, dev(t, src), idx, len(rows), cols))
+		want := make([]float32, (len(rows)+1)*cols)
+		for i := range want {
+			want[i] = float32(math.NaN())
+		}
+		ops.GatherRows(want, src, rows, cols)
+		sameBits(t, fmt.Sprintf("tg_gather_rows cols %d", cols), host(t, dst, len(want)), want)
+
+		const batch = 4
+		for slot := int32(0); slot < 2; slot++ {
+			st := ops.StepState{Step: 7, Slot: slot}
+			state, err := tctx.Alloc(StepStateBytes)
+			must(t, err)
+			w := st.Words()
+			must(t, tctx.UploadU32(state, w[:]))
+			dst := poisoned(t, (batch+1)*cols)
+			must(t, tk.GatherRowsDev(nil, dst, dev(t, src), idx, state, batch, cols))
+			want := want[:(batch+1)*cols]
+			for i := range want {
+				want[i] = float32(math.NaN())
+			}
+			ops.GatherRowsStep(want, src, rows, st, batch, cols)
+			sameBits(t, fmt.Sprintf("tg_gather_rows_dev cols %d slot %d", cols, slot), host(t, dst, len(want)), want)
+			tctx.Free(&state)
+		}
+	}
+
+	for _, c := range []struct {
+		rows, cols int
+		act        Act
+		layer      int
+		p          float32
+	}{{32, 4096, ActReLU, 0, 0.5}, {32, 4096, ActReLU, 1, 0.5}, {3, 300, ActNone, 0, 0}} {
+		n := c.rows * c.cols
+		bias := randVec(r, c.cols, 0.1)
+		seed := r.Uint64()
+		st := ops.StepState{Step: 1<<32 - 2}
+		state, err := tctx.Alloc(StepStateBytes)
+		must(t, err)
+		w := st.Words()
+		must(t, tctx.UploadU32(state, w[:]))
+		const nloss = 3
+		slots := poisoned(t, 3*nloss+1)
+		wslots := make([]float32, 3*nloss+1)
+		for i := range wslots {
+			wslots[i] = float32(math.NaN())
+		}
+		for s := 0; s < 3; s++ {
+			a, scratch := randVec(r, n, 1), randVec(r, nloss, 1)
+			Y := dev(t, a)
+			must(t, tk.DenseForwardDev(nil, Y, dev(t, bias), c.rows, c.cols, c.act, seed, state, c.layer, c.p))
+			ops.DenseForwardStep(a, bias, c.rows, c.cols, int(c.act), seed, st, c.layer, c.p)
+			sameBits(t, fmt.Sprintf("tg_dense_forward_dev %+v step %d", c, st.Step), host(t, Y, n), a)
+			must(t, tk.StepEnd(nil, slots, dev(t, scratch), nloss, state))
+			ops.StepEnd(wslots, scratch, nloss, &st)
+			sameBits(t, "tg_step_end slots", host(t, slots, len(wslots)), wslots)
+			must(t, tctx.Synchronize())
+			must(t, tctx.DownloadU32(w[:], state))
+			if got, err := ops.StepStateFromWords(w[:]); err != nil || got != st {
+				t.Fatalf("tg_step_end: device state %+v, twin %+v (%v)", got, st, err)
+			}
+		}
+		tctx.Free(&state)
+	}
+}
+
 // TestGraph captures a forward epilogue and an Adam step on a stream,
 // replays the graph twice and compares with the twins run twice.
 func TestGraph(t *testing.T) {
@@ -467,6 +551,62 @@ func TestGraph(t *testing.T) {
 		ops.Adam(p, g, wm, wv, cfg, 1-pws[0], 1-pws[1])
 	}
 	sameBits(t, "graph replay param", host(t, P, n), p)
+}
+
+// TestStepGraph captures one graph-mode step (gather of the state's slot,
+// dense forward with the state's step, step end) and replays it three
+// times without new arguments: each replay must gather the next slot's
+// rows, draw the next step's mask and fill the next loss slot, as the twins
+// run three times.
+func TestStepGraph(t *testing.T) {
+	s, err := tctx.NewStream()
+	must(t, err)
+	defer s.Destroy()
+	r := rand.New(rand.NewPCG(10, uint64(os.Getpid())))
+	const N, batch, cols, steps, nloss = 40, 8, 300, 3, 3
+	const seed, layer, p = 1234, 0, 0.5
+	src, bias, scratch := randVec(r, N*cols, 1), randVec(r, cols, 0.1), randVec(r, nloss, 1)
+	rows := make([]int32, steps*batch)
+	for i := range rows {
+		rows[i] = int32(r.IntN(N))
+	}
+	idx, err := tctx.Alloc(int64(4 * len(rows)))
+	must(t, err)
+	defer tctx.Free(&idx)
+	must(t, tctx.UploadI32(idx, rows))
+	state, err := tctx.Alloc(StepStateBytes)
+	must(t, err)
+	defer tctx.Free(&state)
+	st := ops.StepState{Step: 100}
+	w := st.Words()
+	must(t, tctx.UploadU32(state, w[:]))
+	S, B, SC := dev(t, src), dev(t, bias), dev(t, scratch)
+	X, slots := poisoned(t, batch*cols), poisoned(t, steps*nloss)
+	must(t, tctx.Synchronize())
+
+	must(t, s.BeginCapture())
+	must(t, tk.GatherRowsDev(s, X, S, idx, state, batch, cols))
+	must(t, tk.DenseForwardDev(s, X, B, batch, cols, ActReLU, seed, state, layer, p))
+	must(t, tk.StepEnd(s, slots, SC, nloss, state))
+	gr, err := s.EndCapture()
+	must(t, err)
+	defer gr.Destroy()
+
+	x := make([]float32, batch*cols)
+	wslots := make([]float32, steps*nloss)
+	for i := 0; i < steps; i++ {
+		must(t, gr.Launch(s))
+		must(t, s.Synchronize())
+		ops.GatherRowsStep(x, src, rows, st, batch, cols)
+		ops.DenseForwardStep(x, bias, batch, cols, ops.ActReLU, seed, st, layer, p)
+		ops.StepEnd(wslots, scratch, nloss, &st)
+		sameBits(t, fmt.Sprintf("replay %d activations", i), host(t, X, batch*cols), x)
+	}
+	sameBits(t, "replayed loss slots", host(t, slots, steps*nloss), wslots)
+	must(t, tctx.DownloadU32(w[:], state))
+	if got, err := ops.StepStateFromWords(w[:]); err != nil || got != st {
+		t.Fatalf("state after %d replays: %+v, want %+v (%v)", steps, got, st, err)
+	}
 }
 
 // BenchmarkGemm compares our tiled SGEMM (v1, and v2 split-K) with cuBLAS

@@ -100,6 +100,39 @@ func (c *Context) UploadBytes(dst Buffer, src []byte) error {
 	return nil
 }
 
+// UploadI32 copies int32 values into dst (synchronous): row indices for
+// Kernels.GatherRows.
+func (c *Context) UploadI32(dst Buffer, src []int32) error {
+	if len(src) == 0 {
+		return nil
+	}
+	return c.UploadBytes(dst, unsafe.Slice((*byte)(unsafe.Pointer(&src[0])), 4*len(src)))
+}
+
+// UploadU32 copies 32-bit words into dst (synchronous): a step state
+// (ops.StepState.Words) for the graph-mode kernels.
+func (c *Context) UploadU32(dst Buffer, src []uint32) error {
+	if len(src) == 0 {
+		return nil
+	}
+	return c.UploadBytes(dst, unsafe.Slice((*byte)(unsafe.Pointer(&src[0])), 4*len(src)))
+}
+
+// DownloadU32 copies the first len(dst) 32-bit words of src to dst, as
+// Download does for float32.
+func (c *Context) DownloadU32(dst []uint32, src Buffer) error {
+	if int64(len(dst))*4 > src.bytes {
+		return fmt.Errorf("download %d words from a device buffer of %d", len(dst), src.bytes/4)
+	}
+	if len(dst) == 0 {
+		return nil
+	}
+	if err := cu.MemcpyDtoH(unsafe.Pointer(&dst[0]), src.ptr, int64(len(dst))*4); err != nil {
+		return fmt.Errorf("copy %d bytes device→host: %w (an earlier kernel may have failed)", len(dst)*4, err)
+	}
+	return nil
+}
+
 // Download copies the first len(dst) elements of src to dst. It waits for
 // all work on the device first (cuMemcpyDtoH synchronises with the legacy
 // default stream; call Stream.Synchronize first for a non-blocking stream).

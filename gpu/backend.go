@@ -2,7 +2,11 @@
 
 package gpu
 
-import "fmt"
+import (
+	"fmt"
+
+	"tagimp/model/ops"
+)
 
 // buf is a range of float32 elements in one allocation of a device. The
 // zero buf is null: it passes NULL where a kernel allows it.
@@ -32,11 +36,11 @@ func (b buf) slice(off, n int) (buf, error) {
 type adamHyper struct{ lr, beta1, beta2, eps float32 }
 
 // device is what the engine needs from a GPU: memory, copies, cuBLAS's
-// SGEMM and the kernels of kernels/*.cu (plus this package's gather). The
-// CUDA implementation is device_cuda.go; with the extra build tag emu,
-// device_emu.go runs the same operations on the host through the CPU twins
-// of model/ops, so the engine's sequence of operations (shapes, strides,
-// views, loss slots, the resident split) is tested without a GPU:
+// SGEMM and the kernels of kernels/*.cu. The CUDA implementation is
+// device_cuda.go; with the extra build tag emu, device_emu.go runs the same
+// operations on the host through the CPU twins of model/ops, so the
+// engine's sequence of operations (shapes, strides, views, loss slots, the
+// resident split) is tested without a GPU:
 //
 //	go test -tags gpu,emu ./gpu/
 //
@@ -76,9 +80,10 @@ type device interface {
 	weightedAverage(out buf, stride int, probs, vecs buf, rows, t, e int, theta float32) error
 	// adam is tg_adam over n elements.
 	adam(p, g, m, v buf, n int, h adamHyper, bc1, bc2 float32) error
-	// gather copies dst[i,:] = src[rows[i],:] for n rows of cols floats;
-	// rows holds int32 stored by uploadI32. ok is false when the device
-	// has no gather kernel (the engine then copies row by row).
+	// gather copies dst[i,:] = src[rows[i],:] for n rows of cols floats
+	// (tg_gather_rows); rows holds int32 stored by uploadI32. ok is false
+	// when the device has no gather kernel (the engine then copies row by
+	// row); both devices have one now, so it is always true.
 	gather(dst, src, rows buf, n, cols int) (ok bool, err error)
 
 	// CUDA-graph mode. The values that change from step to step live in
@@ -87,10 +92,14 @@ type device interface {
 	// step reads them, advances them (stepEnd, adamPowers) and can be
 	// replayed without new arguments.
 	setState(state buf, step uint64, slot int) error
+	// gatherDev is tg_gather_rows_dev: gather with the rows of the
+	// state's slot, rows[slot·batch:].
 	gatherDev(dst, src, rows, state buf, batch, cols int) (ok bool, err error)
+	// denseForwardDev is tg_dense_forward_dev: denseForward with the
+	// dropout key of (seed, the state's step, layer).
 	denseForwardDev(Y, bias buf, rows, cols int, relu bool, seed uint64, state buf, layer int, p float32) error
-	// stepEnd copies scratch[0:3] to slots[3·slot:] when copyLoss, then
-	// advances slot and step.
+	// stepEnd is tg_step_end: it copies scratch[0:3] to slots[3·slot:]
+	// when copyLoss, then advances slot and step.
 	stepEnd(slots, scratch, state buf, copyLoss bool) error
 	adamPowers(pw buf, beta1, beta2 float32) error
 	adamDev(p, g, m, v buf, n int, h adamHyper, pw buf) error
@@ -107,9 +116,22 @@ type device interface {
 	close() error
 }
 
-// stateLen is the size in float32 of the graph-mode state buffer: uint64
-// step, int32 slot, padding.
-const stateLen = 4
+// stateLen is the size in float32 of the graph-mode state buffer, a
+// tg_step_state (ops.StepState): uint64 step, int32 slot, padding.
+const stateLen = ops.StepStateWords
+
+// stepLossCount is the number of losses a step writes to its slot (tag,
+// importance, Model 2's importance), as tg_step_end's nloss.
+const stepLossCount = 3
+
+// stepLosses is tg_step_end's nloss: stepLossCount when the step's losses
+// are copied to its slot, else 0.
+func stepLosses(copyLoss bool) int {
+	if copyLoss {
+		return stepLossCount
+	}
+	return 0
+}
 
 // graph is a captured training step.
 type graph interface {

@@ -3,23 +3,21 @@
 package gpu
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"tagimp/cuda"
+	"tagimp/model/ops"
 )
 
 // cudaDevice runs the engine's operations on a GPU through package cuda:
-// the kernels of kernels/*.cu, cuBLAS and this package's gather kernel, all
-// on the legacy default stream, so the synchronous copies of package cuda
-// are ordered with the kernels and GEMMs without extra synchronisation.
+// the kernels of kernels/*.cu and cuBLAS, all on the legacy default stream,
+// so the synchronous copies of package cuda are ordered with the kernels
+// and GEMMs without extra synchronisation.
 type cudaDevice struct {
 	ctx    *cuda.Context
 	k      *cuda.Kernels
 	blas   *cuda.BLAS
-	own    *ownKernels
-	ownErr error
 	allocs []cuda.Buffer // by buf.id; freed entries are null
 	tf32   bool
 
@@ -50,7 +48,6 @@ func openDevice(o Options) (_ device, err error) {
 	if d.blas, err = ctx.NewBLAS(nil, o.TF32); err != nil {
 		return nil, err
 	}
-	d.own, d.ownErr = loadOwnKernels(ctx)
 	return d, nil
 }
 
@@ -107,7 +104,7 @@ func (d *cudaDevice) uploadI32(dst buf, src []int32) error {
 	if err != nil {
 		return err
 	}
-	return d.ctx.UploadBytes(v[0], int32Bytes(src))
+	return d.ctx.UploadI32(v[0], src)
 }
 
 func (d *cudaDevice) download(dst []float32, src buf) error {
@@ -218,14 +215,11 @@ func (d *cudaDevice) adam(p, g, m, v buf, n int, h adamHyper, bc1, bc2 float32) 
 }
 
 func (d *cudaDevice) gather(dst, src, rows buf, n, cols int) (bool, error) {
-	if d.own == nil {
-		return false, nil
-	}
 	v, err := d.dev(dst, src, rows)
 	if err != nil {
 		return true, err
 	}
-	return true, d.own.launchGather(d.cur, v[0], v[1], v[2], n, cols)
+	return true, d.k.GatherRows(d.cur, v[0], v[1], v[2], n, cols)
 }
 
 func (d *cudaDevice) setState(state buf, step uint64, slot int) error {
@@ -233,43 +227,32 @@ func (d *cudaDevice) setState(state buf, step uint64, slot int) error {
 	if err != nil {
 		return err
 	}
-	var b [4 * stateLen]byte
-	binary.LittleEndian.PutUint64(b[0:], step)
-	binary.LittleEndian.PutUint32(b[8:], uint32(int32(slot)))
-	return d.ctx.UploadBytes(v[0], b[:])
+	w := ops.StepState{Step: step, Slot: int32(slot)}.Words()
+	return d.ctx.UploadU32(v[0], w[:])
 }
 
 func (d *cudaDevice) gatherDev(dst, src, rows, state buf, batch, cols int) (bool, error) {
-	if d.own == nil {
-		return false, nil
-	}
 	v, err := d.dev(dst, src, rows, state)
 	if err != nil {
 		return true, err
 	}
-	return true, d.own.launchGatherDev(d.cur, v[0], v[1], v[2], v[3], batch, cols)
+	return true, d.k.GatherRowsDev(d.cur, v[0], v[1], v[2], v[3], batch, cols)
 }
 
 func (d *cudaDevice) denseForwardDev(Y, bias buf, rows, cols int, relu bool, seed uint64, state buf, layer int, p float32) error {
-	if d.own == nil {
-		return fmt.Errorf("dense forward with a device-side step: %w", d.ownErr)
-	}
 	v, err := d.dev(Y, bias, state)
 	if err != nil {
 		return err
 	}
-	return d.own.launchDenseDev(d.cur, v[0], v[1], rows, cols, act(relu), seed, v[2], layer, p)
+	return d.k.DenseForwardDev(d.cur, v[0], v[1], rows, cols, act(relu), seed, v[2], layer, p)
 }
 
 func (d *cudaDevice) stepEnd(slots, scratch, state buf, copyLoss bool) error {
-	if d.own == nil {
-		return fmt.Errorf("step end: %w", d.ownErr)
-	}
 	v, err := d.dev(slots, scratch, state)
 	if err != nil {
 		return err
 	}
-	return d.own.launchStepEnd(d.cur, v[0], v[1], v[2], copyLoss)
+	return d.k.StepEnd(d.cur, v[0], v[1], stepLosses(copyLoss), v[2])
 }
 
 func (d *cudaDevice) adamPowers(pw buf, beta1, beta2 float32) error {
@@ -294,9 +277,6 @@ func (d *cudaDevice) adamDev(p, g, m, v buf, n int, h adamHyper, pw buf) error {
 const captureWorkspace = 32 << 20
 
 func (d *cudaDevice) beginCapture() error {
-	if d.own == nil {
-		return fmt.Errorf("CUDA graph: this package's kernels did not load: %w", d.ownErr)
-	}
 	if d.capStream == nil {
 		s, err := d.ctx.NewStream()
 		if err != nil {
@@ -359,9 +339,6 @@ func (d *cudaDevice) describe() string {
 	if d.blas != nil {
 		s += ", cuBLAS " + d.blas.Path()
 	}
-	if d.own == nil {
-		s += fmt.Sprintf(", no gather kernel nor CUDA graphs (gpu/kernels.ptx: %v)", d.ownErr)
-	}
 	return s
 }
 
@@ -373,7 +350,7 @@ func (d *cudaDevice) close() error {
 		errs = append(errs, d.ctx.Free(&d.allocs[i]))
 	}
 	d.allocs = nil
-	errs = append(errs, d.ctx.Free(&d.workspace), d.own.close())
+	errs = append(errs, d.ctx.Free(&d.workspace))
 	if d.capBLAS != nil {
 		errs = append(errs, d.capBLAS.Close())
 	}

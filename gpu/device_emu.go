@@ -5,6 +5,7 @@ package gpu
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"tagimp/model/ops"
 )
@@ -193,70 +194,70 @@ func (d *emuDevice) adam(p, g, m, v buf, n int, h adamHyper, bc1, bc2 float32) e
 	})
 }
 
+// i32 views b's words as int32 (row indices stored by uploadI32).
+func (d *emuDevice) i32(b buf) []int32 {
+	s := d.s(b)
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*int32)(unsafe.Pointer(&s[0])), len(s))
+}
+
+// stepState reads the tg_step_state (ops.StepState) in state.
+func (d *emuDevice) stepState(state buf) ops.StepState {
+	s := d.s(state)
+	w := make([]uint32, len(s))
+	for i, v := range s {
+		w[i] = math.Float32bits(v)
+	}
+	st, err := ops.StepStateFromWords(w)
+	if err != nil {
+		panic("emu: " + err.Error())
+	}
+	return st
+}
+
 func (d *emuDevice) gather(dst, src, rows buf, n, cols int) (bool, error) {
 	return true, d.run(func() {
-		o, s, r := d.s(dst), d.s(src), d.s(rows)
-		for i := 0; i < n; i++ {
-			row := int(int32(math.Float32bits(r[i])))
-			copy(o[i*cols:(i+1)*cols], s[row*cols:(row+1)*cols])
-		}
+		ops.GatherRows(d.s(dst), d.s(src), d.i32(rows)[:n], cols)
 	})
 }
 
 func (d *emuDevice) setState(state buf, step uint64, slot int) error {
-	st := d.s(state)
-	st[0] = math.Float32frombits(uint32(step))
-	st[1] = math.Float32frombits(uint32(step >> 32))
-	st[2] = math.Float32frombits(uint32(int32(slot)))
+	w := ops.StepState{Step: step, Slot: int32(slot)}.Words()
+	s := d.s(state)
+	if len(s) < len(w) {
+		return fmt.Errorf("step state: device buffer of %d float32, want %d", len(s), len(w))
+	}
+	for i, v := range w {
+		s[i] = math.Float32frombits(v)
+	}
 	return nil
-}
-
-// emuState reads the step counter and slot of a state buffer.
-func emuState(st []float32) (step uint64, slot int) {
-	step = uint64(math.Float32bits(st[0])) | uint64(math.Float32bits(st[1]))<<32
-	return step, int(int32(math.Float32bits(st[2])))
 }
 
 func (d *emuDevice) gatherDev(dst, src, rows, state buf, batch, cols int) (bool, error) {
 	return true, d.run(func() {
-		_, slot := emuState(d.s(state))
-		o, s, r := d.s(dst), d.s(src), d.s(rows)
-		for i := 0; i < batch; i++ {
-			row := int(int32(math.Float32bits(r[slot*batch+i])))
-			copy(o[i*cols:(i+1)*cols], s[row*cols:(row+1)*cols])
-		}
+		ops.GatherRowsStep(d.s(dst), d.s(src), d.i32(rows), d.stepState(state), batch, cols)
 	})
 }
 
 func (d *emuDevice) denseForwardDev(Y, bias buf, rows, cols int, relu bool, seed uint64, state buf, layer int, p float32) error {
 	return d.run(func() {
-		step, _ := emuState(d.s(state))
-		y, b := d.s(Y), d.s(bias)
 		a := ops.ActNone
 		if relu {
 			a = ops.ActReLU
 		}
-		key := ops.StreamKey(seed, ops.DropoutStream(step, layer))
-		for i := range y[:rows*cols] {
-			var bi float32
-			if b != nil {
-				bi = b[i%cols]
-			}
-			y[i] = ops.DenseAct(y[i], bi, a, key, uint64(i), p)
-		}
+		ops.DenseForwardStep(d.s(Y), d.s(bias), rows, cols, a, seed, d.stepState(state), layer, p)
 	})
 }
 
 func (d *emuDevice) stepEnd(slots, scratch, state buf, copyLoss bool) error {
 	return d.run(func() {
-		st := d.s(state)
-		step, slot := emuState(st)
-		if copyLoss {
-			copy(d.s(slots)[3*slot:3*slot+3], d.s(scratch)[:3])
+		st := d.stepState(state)
+		ops.StepEnd(d.s(slots), d.s(scratch), stepLosses(copyLoss), &st)
+		if err := d.setState(state, st.Step, int(st.Slot)); err != nil {
+			panic("emu: " + err.Error())
 		}
-		st[0] = math.Float32frombits(uint32(step + 1))
-		st[1] = math.Float32frombits(uint32((step + 1) >> 32))
-		st[2] = math.Float32frombits(uint32(int32(slot + 1)))
 	})
 }
 

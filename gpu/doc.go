@@ -30,9 +30,9 @@
 // twins of model/ops, so that the engine's sequence of operations (GEMM
 // shapes and strides, tensor views, loss slots, the resident split) is
 // tested against the CPU engine on any machine: go test -tags gpu,emu
-// ./gpu/. Four small kernels are this package's own (kernels.cu, built to
-// the embedded kernels.ptx: the gather and the graph-mode variants that read
-// the step from device memory); every other kernel comes from kernels/.
+// ./gpu/. Every kernel comes from kernels/ through cuda.Kernels, the batch
+// gather and the graph-mode variants that read the step from device memory
+// (kernels/step.cu) included.
 //
 // Results go out the same way they came in: State copies the parameters,
 // the moments and the step counter back into a model.State, which

@@ -3,7 +3,6 @@
 package gpu
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -458,83 +457,5 @@ func TestAdam(t *testing.T) {
 			checkRel(t, "m", d.get(dm, tt.n), m, 1e-30, fp32Bound)
 			checkRel(t, "v", d.get(dv, tt.n), v, 1e-30, fp32Bound)
 		})
-	}
-}
-
-// TestOwnKernels checks this package's own kernels (kernels.cu) against
-// Go: the gather (rows repeated, out of order, widths around the block
-// size, nothing written past the rows) and the dense forward whose dropout
-// key comes from the step counter in device memory.
-func TestOwnKernels(t *testing.T) {
-	for _, cols := range []int{1, 116, 255, 256, 300, 4096, 9000} {
-		d := openDev(t, false)
-		k, err := loadOwnKernels(d.ctx)
-		if err != nil {
-			t.Fatalf("load gpu/kernels.ptx: %v", err)
-		}
-		rng := rand.New(rand.NewPCG(uint64(cols), 1))
-		const N = 50
-		src := randn(rng, N*cols, 1)
-		rows := []int32{49, 0, 7, 7, 3, 48, 1}
-		want := make([]float32, 0, len(rows)*cols)
-		for _, r := range rows {
-			want = append(want, src[int(r)*cols:int(r+1)*cols]...)
-		}
-		idx, err := d.ctx.Alloc(int64(4 * len(rows)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.ctx.UploadBytes(idx, int32Bytes(rows)); err != nil {
-			t.Fatal(err)
-		}
-		dst := d.poisoned(len(rows)*cols + 5)
-		if err := k.launchGather(nil, dst, d.buf(src), idx, len(rows), cols); err != nil {
-			t.Fatal(err)
-		}
-		got := d.get(dst, len(rows)*cols+5)
-		for i, v := range want {
-			if got[i] != v {
-				t.Fatalf("gather, cols %d: element %d is %v, want %v", cols, i, got[i], v)
-			}
-		}
-		for _, v := range got[len(want):] {
-			if !math.IsNaN(float64(v)) {
-				t.Fatalf("gather, cols %d: wrote past the %d gathered rows", cols, len(rows))
-			}
-		}
-
-		// Dense forward with the step read from device memory, then the
-		// step end that advances it: two steps, two different masks.
-		const seed, layer, rowsN = 99, 1, 3
-		Y0 := randn(rng, rowsN*cols, 1)
-		bias := randn(rng, cols, 1)
-		state, err := d.ctx.Alloc(4 * stateLen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st [4 * stateLen]byte
-		st[0] = 41 // step 41, slot 0
-		if err := d.ctx.UploadBytes(state, st[:]); err != nil {
-			t.Fatal(err)
-		}
-		slots, scratch := d.poisoned(6), d.buf([]float32{1, 2, 3})
-		for step := uint64(41); step <= 42; step++ {
-			want := append([]float32(nil), Y0...)
-			ops.DenseForward(want, bias, rowsN, cols, ops.ActReLU, seed, ops.DropoutStream(step, layer), 0.5)
-			dY := d.buf(Y0)
-			if err := k.launchDenseDev(nil, dY, d.buf(bias), rowsN, cols, cuda.ActReLU, seed, state, layer, 0.5); err != nil {
-				t.Fatal(err)
-			}
-			checkRel(t, fmt.Sprintf("dense forward at step %d", step), d.get(dY, rowsN*cols), want, 1e-30, fp32Bound)
-			if err := k.launchStepEnd(nil, slots, scratch, state, true); err != nil {
-				t.Fatal(err)
-			}
-		}
-		checkRel(t, "loss slots", d.get(slots, 6), []float32{1, 2, 3, 1, 2, 3}, 1e-30, 0)
-		d.ctx.Free(&state)
-		d.ctx.Free(&idx)
-		if err := k.close(); err != nil {
-			t.Error(err)
-		}
 	}
 }

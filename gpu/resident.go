@@ -11,8 +11,12 @@ import (
 )
 
 // ErrNoRoom is wrapped by SetTrainingSet when the split does not fit in the
-// GPU's free memory; the caller then feeds batches with Step instead.
-var ErrNoRoom = errors.New("training split does not fit in GPU memory")
+// GPU's free memory; the caller then feeds batches with Step instead. It is
+// model.ErrNoRoom, so model.Train falls back to Step on it.
+var ErrNoRoom = model.ErrNoRoom
+
+// Trainer keeps a split on the device for model.Train and bench.
+var _ model.ResidentTrainer = (*Trainer)(nil)
 
 // reserveBytes is the device memory SetTrainingSet leaves free for cuBLAS
 // workspaces and the driver.

@@ -8,8 +8,10 @@
  *                       factor tg_dropout_scale(key, r*cols + c, p); p = 0 → none
  *                     key = tg_stream_key(seed, DropoutStream(step, layer)),
  *                     so the mask is ops.DropoutScale's, bit for bit.
- *                     bias may be NULL (no bias).
- *   Launch: grid-stride over rows*cols; block = 256, grid = min(ceil(n/256), 65535).
+ *                     bias may be NULL (no bias). The loop is
+ *                     tg_dense_forward_loop (tg_device.cuh), shared with
+ *                     tg_dense_forward_dev (step.cu).
+ *   Launch: grid-stride over rows*cols; block = 256, grid = min(ceil(n/256), 8·SMs).
  *
  * tg_dense_backward:  dA[r, c] = act ? tg_dense_act_grad(dY, Y, keep) : dY[r, c]
  *                     db[c]    = Σ_r dA[r, c]          (rows summed in a fixed order)
@@ -23,15 +25,12 @@
  * ops.DenseBackward (Go).
  */
 #include "tagimp_math.h"
+#include "tg_device.cuh"
 
 extern "C" __global__ void tg_dense_forward(float *Y, const float *bias, int rows, int cols,
                                             int act, unsigned long long key, float p)
 {
-    const long n = (long)rows * cols;
-    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
-        int c = (int)(i % cols);
-        Y[i] = tg_dense_act(Y[i], bias ? bias[c] : 0.0f, act, key, (uint64_t)i, p);
-    }
+    tg_dense_forward_loop(Y, bias, rows, cols, act, key, p);
 }
 
 extern "C" __global__ void tg_dense_backward(float *dA, const float *dY, const float *Y,

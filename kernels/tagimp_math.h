@@ -47,6 +47,13 @@ TG_HD static inline uint64_t tg_stream_key(uint64_t seed, uint64_t stream)
     return tg_splitmix64(seed ^ tg_splitmix64(stream));
 }
 
+/* tg_dropout_stream is the stream id of dropout layer `layer` (0: trunk
+ * fc1, 1: Model 2's imp2.fc1; at most 7) at training step `step`. */
+TG_HD static inline uint64_t tg_dropout_stream(uint64_t step, int layer)
+{
+    return (step << 3) | (uint64_t)(layer & 7);
+}
+
 /* tg_rand_u32 returns 32 uniformly distributed bits for element idx. */
 TG_HD static inline uint32_t tg_rand_u32(uint64_t key, uint64_t idx)
 {
@@ -218,6 +225,29 @@ TG_HD static inline void tg_adam_update(float *p, float *m, float *v, float g,
     *m = mm;
     *v = vv;
     *p = tg_add(*p, -tg_mul(lr / bc1, mm / denom));
+}
+
+/* ------------------------------------------------------------------------
+ * Step state of a training step replayed as a CUDA graph (kernels/step.cu).
+ * A graph replays with the arguments it was captured with, so the values
+ * that change from step to step live in device memory, in one
+ * tg_step_state that the step's kernels read and tg_step_end advances:
+ *   step  training step counter (as model.Trainer counts it)  bytes 0..7
+ *   slot  the step's position in the queued chunk of steps    bytes 8..11
+ *   pad   0                                                   bytes 12..15
+ * Little-endian, 16 bytes; ops.StepState is the Go twin of the layout.
+ * ------------------------------------------------------------------------ */
+struct tg_step_state {
+    uint64_t step;
+    int32_t slot;
+    int32_t pad;
+};
+
+/* tg_step_key is the dropout key of layer `layer` at the step st holds:
+ * tg_stream_key(seed, tg_dropout_stream(step, layer)). */
+TG_HD static inline uint64_t tg_step_key(uint64_t seed, const struct tg_step_state *st, int layer)
+{
+    return tg_stream_key(seed, tg_dropout_stream(st->step, layer));
 }
 
 #endif /* TAGIMP_MATH_H */

@@ -1,5 +1,6 @@
 /*
- * tg_device.cuh — device-only helpers shared by the kernels (reductions).
+ * tg_device.cuh — device-only helpers shared by the kernels (reductions,
+ * the WA and L2 row loops, the dense epilogue loop, the row gather).
  * Every kernel source (kernels/NAME.cu) is compiled in one unit, so shared
  * helpers live here once.
  */
@@ -87,6 +88,30 @@ __device__ static inline void tg_l2norm_block(float *out, const float *x, int D,
     const float inv = tg_l2_inv(tg_block_sum(ss, scratch));
     for (int d = threadIdx.x; d < D; d += blockDim.x)
         out[d] = x[d] * inv;
+}
+
+/* tg_dense_forward_loop is the body of tg_dense_forward and
+ * tg_dense_forward_dev: Y[i] = tg_dense_act(Y[i], bias[i mod cols], act,
+ * key, i, p) over i < rows·cols, grid-stride. bias may be NULL. */
+__device__ static inline void tg_dense_forward_loop(float *Y, const float *bias, int rows, int cols,
+                                                    int act, uint64_t key, float p)
+{
+    const long n = (long)rows * cols;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        int c = (int)(i % cols);
+        Y[i] = tg_dense_act(Y[i], bias ? bias[c] : 0.0f, act, key, (uint64_t)i, p);
+    }
+}
+
+/* tg_gather_row copies row rows[blockIdx.y] of src [·, cols] to row
+ * blockIdx.y of dst [gridDim.y, cols]: the blocks of one grid row and
+ * their threads stride over the columns (coalesced). */
+__device__ static inline void tg_gather_row(float *dst, const float *src, const int *rows, int cols)
+{
+    const float *s = src + (long long)rows[blockIdx.y] * cols;
+    float *d = dst + (long long)blockIdx.y * cols;
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x)
+        d[c] = s[c];
 }
 
 #endif /* TG_DEVICE_CUH */

@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -29,12 +30,20 @@ type Run struct {
 	Device  string
 	Factory Factory
 	// Progress, if not nil, is called after each training batch with the
-	// batches done in this epoch and the epoch's batch count.
+	// batches done in this epoch and the epoch's batch count (on the
+	// device-resident path, after the batch is queued: the device may be
+	// some steps behind until the epoch's end).
 	Progress func(done, total int)
 	// OnEpoch, if not nil, is called after each epoch's checkpoint is
 	// saved, with the metadata just written (its last History entry is
 	// the epoch).
 	OnEpoch func(m *Meta)
+	// Log, if not nil, receives one-line notes on how the run is carried
+	// out: whether the training split is kept on the device (see
+	// ResidentTrainer) or, when it does not fit, fed from the host. That
+	// fallback is also recorded in the metadata's Device, so it is never
+	// silent even without Log.
+	Log func(msg string)
 }
 
 // HistoryPath returns RUN/<model>-history.csv.
@@ -51,8 +60,21 @@ func HistoryPath(dir string, kind Kind) string {
 // Each epoch visits the training rows in a seeded random order (the same
 // order on resume), in batches of Config.Batch with a smaller last batch,
 // then scores the test split with package metrics, saves the checkpoint
-// and rewrites the history CSV. A NaN or Inf loss stops training with an
-// error naming the epoch and batch; the last good checkpoint is kept.
+// and rewrites the history CSV. An epoch's losses are the means over its
+// rows: Σ nᵢ·lossᵢ / n over its batches, per term, Total the sum of the
+// terms.
+//
+// When the engine is a ResidentTrainer, the training split is uploaded
+// once and each batch goes to the engine as row indices (StepRows), the
+// losses coming back once per epoch (Sync); otherwise, or when the split
+// does not fit (ErrNoRoom, noted through Log), each batch is gathered on
+// the host and fed to Step. Both paths take the same steps on the same
+// batches.
+//
+// A NaN or Inf loss stops training with an error wrapping ErrNonFinite
+// that names the epoch and, on the host-fed path, the batch (on the
+// resident path the losses of an epoch are read at its end, so the batch
+// is unknown); the last good checkpoint is kept.
 func Train(r *Run) (*Meta, error) {
 	c := r.Config
 	if err := r.check(); err != nil {
@@ -71,42 +93,25 @@ func Train(r *Run) (*Meta, error) {
 	}
 	defer tr.Close()
 
-	n := r.Train.N
-	batches := (n + c.Batch - 1) / c.Batch
-	b := &Batch{
-		X:   make([]float32, c.Batch*c.D),
-		Y:   make([]float32, c.Batch*c.T),
-		Imp: make([]float32, c.Batch*c.T),
+	res, err := r.upload(tr, meta)
+	if err != nil {
+		return nil, err
 	}
-	if c.Kind == Model2 {
-		b.WA = make([]float32, c.Batch*c.E)
+	var b *Batch
+	if res == nil {
+		b = newBatch(c)
 	}
 	for epoch := meta.Epoch + 1; epoch <= c.Epochs; epoch++ {
 		start := time.Now()
-		order := EpochOrder(c.Seed, epoch, n)
+		order := EpochOrder(c.Seed, epoch, r.Train.N)
 		var sum Losses
-		for bi := 0; bi < batches; bi++ {
-			rows := order[bi*c.Batch : min((bi+1)*c.Batch, n)]
-			fillBatch(b, r.Train, rows, c)
-			if c.Kind == Model2 {
-				WeightedAverage(b.WA[:b.N*c.E], b.Y[:b.N*c.T], r.TagVecs, b.N, c.T, c.E, c.Threshold)
-			}
-			l, err := tr.Step(b)
-			if err != nil {
-				return nil, fmt.Errorf("%s: epoch %d, batch %d of %d: %w", c.Kind, epoch, bi+1, batches, err)
-			}
-			if !l.Finite() {
-				return nil, fmt.Errorf("%s: loss is %v (tag %v, imp %v, imp2 %v) at epoch %d, batch %d of %d: %w; stopped, the last good checkpoint (epoch %d) is kept in %s — try a lower --lr",
-					c.Kind, l.Total, l.Tag, l.Imp, l.Imp2, epoch, bi+1, batches, ErrNonFinite, meta.Epoch, r.Dir)
-			}
-			w := float64(b.N) / float64(n)
-			sum.Tag += l.Tag * w
-			sum.Imp += l.Imp * w
-			sum.Imp2 += l.Imp2 * w
-			sum.Total += l.Total * w
-			if r.Progress != nil {
-				r.Progress(bi+1, batches)
-			}
+		if res != nil {
+			sum, err = r.residentEpoch(res, epoch, order, meta.Epoch)
+		} else {
+			sum, err = r.hostEpoch(tr, b, epoch, order, meta.Epoch)
+		}
+		if err != nil {
+			return nil, err
 		}
 		rep, err := Evaluate(tr, c, r.TagVecs, r.Test, nil)
 		if err != nil {
@@ -129,6 +134,123 @@ func Train(r *Run) (*Meta, error) {
 		}
 	}
 	return meta, nil
+}
+
+func (r *Run) logf(format string, args ...any) {
+	if r.Log != nil {
+		r.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// upload hands the training split to tr when it is a ResidentTrainer and
+// returns it; it returns nil when tr is not one or the split does not fit
+// (then noted through Log and in meta.Device).
+func (r *Run) upload(tr Trainer, meta *Meta) (ResidentTrainer, error) {
+	c, d := r.Config, r.Train
+	rt, ok := tr.(ResidentTrainer)
+	if !ok {
+		return nil, nil
+	}
+	y := make([]float32, len(d.Presence))
+	for i, v := range d.Presence {
+		y[i] = float32(v)
+	}
+	var vecs []float32
+	if c.Kind == Model2 {
+		vecs = r.TagVecs
+	}
+	err := rt.SetTrainingSet(d.X, y, d.Importance, d.N, vecs)
+	switch {
+	case err == nil:
+		r.logf("%s: training split of %d rows kept in device memory; batches go to the engine as row indices", c.Kind, d.N)
+		return rt, nil
+	case errors.Is(err, ErrNoRoom):
+		r.logf("%s: %v; feeding batches from the host instead (slower: one transfer and one wait per batch)", c.Kind, err)
+		meta.Device = r.Device + " (host-fed: " + ErrNoRoom.Error() + ")"
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("%s: upload the training split to the device: %w", c.Kind, err)
+	}
+}
+
+// residentEpoch queues epoch's batches (rows in order) on the split held by
+// rt and returns the epoch's mean losses. last is the last saved epoch.
+func (r *Run) residentEpoch(rt ResidentTrainer, epoch int, order []int, last int) (Losses, error) {
+	c, n := r.Config, r.Train.N
+	batches := (n + c.Batch - 1) / c.Batch
+	rows := make([]int32, n)
+	for i, v := range order {
+		rows[i] = int32(v)
+	}
+	for bi := 0; bi < batches; bi++ {
+		if err := rt.StepRows(rows[bi*c.Batch : min((bi+1)*c.Batch, n)]); err != nil {
+			return Losses{}, fmt.Errorf("%s: epoch %d, batch %d of %d (or a step queued before it): %w", c.Kind, epoch, bi+1, batches, err)
+		}
+		if r.Progress != nil {
+			r.Progress(bi+1, batches)
+		}
+	}
+	l, steps, err := rt.Sync()
+	if err != nil {
+		return Losses{}, fmt.Errorf("%s: epoch %d: %w", c.Kind, epoch, err)
+	}
+	if steps != batches {
+		return Losses{}, fmt.Errorf("%s: epoch %d: the engine ran %d steps for %d batches", c.Kind, epoch, steps, batches)
+	}
+	if !l.Finite() {
+		return Losses{}, fmt.Errorf("%s: mean loss of epoch %d is %v (tag %v, imp %v, imp2 %v), batch unknown (the device-resident path reads losses once per epoch): %w; stopped, the last good checkpoint (epoch %d) is kept in %s — try a lower --lr",
+			c.Kind, epoch, l.Total, l.Tag, l.Imp, l.Imp2, ErrNonFinite, last, r.Dir)
+	}
+	return l, nil
+}
+
+// newBatch returns a batch buffer of Config.Batch rows for the host-fed
+// path.
+func newBatch(c Config) *Batch {
+	b := &Batch{
+		X:   make([]float32, c.Batch*c.D),
+		Y:   make([]float32, c.Batch*c.T),
+		Imp: make([]float32, c.Batch*c.T),
+	}
+	if c.Kind == Model2 {
+		b.WA = make([]float32, c.Batch*c.E)
+	}
+	return b
+}
+
+// hostEpoch gathers epoch's batches (rows in order) on the host into b,
+// feeds them to tr.Step and returns the epoch's mean losses. last is the last
+// saved epoch.
+func (r *Run) hostEpoch(tr Trainer, b *Batch, epoch int, order []int, last int) (Losses, error) {
+	c, n := r.Config, r.Train.N
+	batches := (n + c.Batch - 1) / c.Batch
+	// Row-weighted sums, added in batch order as a ResidentTrainer's Sync
+	// adds them, so both paths give the same epoch losses.
+	var sum Losses
+	for bi := 0; bi < batches; bi++ {
+		fillBatch(b, r.Train, order[bi*c.Batch:min((bi+1)*c.Batch, n)], c)
+		if c.Kind == Model2 {
+			WeightedAverage(b.WA[:b.N*c.E], b.Y[:b.N*c.T], r.TagVecs, b.N, c.T, c.E, c.Threshold)
+		}
+		l, err := tr.Step(b)
+		if err != nil {
+			return Losses{}, fmt.Errorf("%s: epoch %d, batch %d of %d: %w", c.Kind, epoch, bi+1, batches, err)
+		}
+		if !l.Finite() {
+			return Losses{}, fmt.Errorf("%s: loss is %v (tag %v, imp %v, imp2 %v) at epoch %d, batch %d of %d: %w; stopped, the last good checkpoint (epoch %d) is kept in %s — try a lower --lr",
+				c.Kind, l.Total, l.Tag, l.Imp, l.Imp2, epoch, bi+1, batches, ErrNonFinite, last, r.Dir)
+		}
+		w := float64(b.N)
+		sum.Tag += w * l.Tag
+		sum.Imp += w * l.Imp
+		sum.Imp2 += w * l.Imp2
+		if r.Progress != nil {
+			r.Progress(bi+1, batches)
+		}
+	}
+	m := Losses{Tag: sum.Tag / float64(n), Imp: sum.Imp / float64(n), Imp2: sum.Imp2 / float64(n)}
+	m.Total = m.Tag + m.Imp + m.Imp2
+	return m, nil
 }
 
 func (r *Run) check() error {

@@ -154,6 +154,7 @@ func runTrain(c *cli.Context) error {
 		run := &model.Run{
 			Dir: out, Config: cfg, Tags: data.Tags, TagVecs: data.TagVecs, Train: data.Train, Test: data.Test,
 			Source: data.Source, Device: device, Factory: factory,
+			Log: func(msg string) { fmt.Fprintf(os.Stderr, "%s: %s\n", kind, msg) },
 			Progress: func(done, total int) {
 				if done == 1 {
 					epoch++

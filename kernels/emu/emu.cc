@@ -137,6 +137,7 @@ void *tg_emu_dyn_smem(void)
 #include "src_dense.cu.h"
 #include "src_gemm.cu.h"
 #include "src_loss.cu.h"
+#include "src_step.cu.h"
 #include "src_wa.cu.h"
 
 #define SHAPE int gx, int gy, int gz, int bx, int by, int smem
@@ -230,6 +231,29 @@ int emu_tg_adam_dev(SHAPE, float *param, const float *grad, float *m, float *v, 
 int emu_tg_adam_powers(SHAPE, float *pw, float beta1, float beta2)
 {
     LAUNCH(tg_adam_powers(pw, beta1, beta2));
+}
+
+int emu_tg_gather_rows(SHAPE, float *dst, const float *src, const int *rows, int cols)
+{
+    LAUNCH(tg_gather_rows(dst, src, rows, cols));
+}
+
+int emu_tg_gather_rows_dev(SHAPE, float *dst, const float *src, const int *rows,
+                           const struct tg_step_state *st, int batch, int cols)
+{
+    LAUNCH(tg_gather_rows_dev(dst, src, rows, st, batch, cols));
+}
+
+int emu_tg_dense_forward_dev(SHAPE, float *Y, const float *bias, int rows, int cols, int act,
+                             unsigned long long seed, const struct tg_step_state *st, int layer,
+                             float p)
+{
+    LAUNCH(tg_dense_forward_dev(Y, bias, rows, cols, act, seed, st, layer, p));
+}
+
+int emu_tg_step_end(SHAPE, float *slots, const float *scratch, int nloss, struct tg_step_state *st)
+{
+    LAUNCH(tg_step_end(slots, scratch, nloss, st));
 }
 
 } // extern "C"

@@ -34,6 +34,12 @@ int emu_tg_adam(SHAPE, float *param, const float *grad, float *m, float *v, long
 int emu_tg_adam_dev(SHAPE, float *param, const float *grad, float *m, float *v, long long n,
                     float lr, float beta1, float beta2, float eps, float wd, const float *pw);
 int emu_tg_adam_powers(SHAPE, float *pw, float beta1, float beta2);
+int emu_tg_gather_rows(SHAPE, float *dst, const float *src, const int *rows, int cols);
+int emu_tg_gather_rows_dev(SHAPE, float *dst, const float *src, const int *rows,
+                           const void *st, int batch, int cols);
+int emu_tg_dense_forward_dev(SHAPE, float *Y, const float *bias, int rows, int cols, int act,
+                             unsigned long long seed, const void *st, int layer, float p);
+int emu_tg_step_end(SHAPE, float *slots, const float *scratch, int nloss, void *st);
 */
 import "C"
 
@@ -42,6 +48,8 @@ import (
 	"fmt"
 	"math"
 	"unsafe"
+
+	"tagimp/model/ops"
 )
 
 // ErrThreads says the emulator could not start a block's threads.
@@ -201,4 +209,65 @@ func (k Kernels) AdamDev(param, grad, m, v []float32, lr, beta1, beta2, eps, wd 
 func (k Kernels) AdamPowers(pw []float32, beta1, beta2 float32) error {
 	gx, gy, gz, bx, by, sm := shape{1, 1, 1, 1, 0, 1}.c()
 	return check("tg_adam_powers", C.emu_tg_adam_powers(gx, gy, gz, bx, by, sm, p32(pw), C.float(beta1), C.float(beta2)))
+}
+
+func pI32(x []int32) *C.int {
+	if len(x) == 0 {
+		return nil
+	}
+	return (*C.int)(unsafe.Pointer(&x[0]))
+}
+
+// stepState checks that st holds a whole tg_step_state.
+func stepState(name string, st []uint32) (unsafe.Pointer, error) {
+	if len(st) < ops.StepStateWords {
+		return nil, fmt.Errorf("%s: step state of %d words, want %d", name, len(st), ops.StepStateWords)
+	}
+	return unsafe.Pointer(&st[0]), nil
+}
+
+// gatherShape is the launch shape of the gather kernels.
+func gatherShape(n, cols int) shape {
+	return shape{gx: min(ceilDiv(cols, 256), 32), gy: n, bx: 256, by: 1}
+}
+
+// GatherRows runs tg_gather_rows: grid (min(⌈cols/256⌉, 32), len(rows)),
+// block 256.
+func (k Kernels) GatherRows(dst, src []float32, rows []int32, cols int) error {
+	gx, gy, gz, bx, by, sm := gatherShape(len(rows), cols).c()
+	return check("tg_gather_rows", C.emu_tg_gather_rows(gx, gy, gz, bx, by, sm, p32(dst), p32(src), pI32(rows), C.int(cols)))
+}
+
+// GatherRowsDev runs tg_gather_rows_dev with the step state st (words as
+// ops.StepState.Words): grid (min(⌈cols/256⌉, 32), batch), block 256.
+func (k Kernels) GatherRowsDev(dst, src []float32, rows []int32, st []uint32, batch, cols int) error {
+	sp, err := stepState("tg_gather_rows_dev", st)
+	if err != nil {
+		return err
+	}
+	gx, gy, gz, bx, by, sm := gatherShape(batch, cols).c()
+	return check("tg_gather_rows_dev", C.emu_tg_gather_rows_dev(gx, gy, gz, bx, by, sm, p32(dst), p32(src), pI32(rows),
+		sp, C.int(batch), C.int(cols)))
+}
+
+// DenseForwardDev runs tg_dense_forward_dev with the step state st:
+// grid-stride, block 256.
+func (k Kernels) DenseForwardDev(Y, bias []float32, rows, cols, act int, seed uint64, st []uint32, layer int, p float32) error {
+	sp, err := stepState("tg_dense_forward_dev", st)
+	if err != nil {
+		return err
+	}
+	gx, gy, gz, bx, by, sm := k.gridStride(rows * cols).c()
+	return check("tg_dense_forward_dev", C.emu_tg_dense_forward_dev(gx, gy, gz, bx, by, sm, p32(Y), p32(bias),
+		C.int(rows), C.int(cols), C.int(act), C.ulonglong(seed), sp, C.int(layer), C.float(p)))
+}
+
+// StepEnd runs tg_step_end on the step state st: grid 1, block 1.
+func (k Kernels) StepEnd(slots, scratch []float32, nloss int, st []uint32) error {
+	sp, err := stepState("tg_step_end", st)
+	if err != nil {
+		return err
+	}
+	gx, gy, gz, bx, by, sm := shape{1, 1, 1, 1, 0, 1}.c()
+	return check("tg_step_end", C.emu_tg_step_end(gx, gy, gz, bx, by, sm, p32(slots), p32(scratch), C.int(nloss), sp))
 }

@@ -3,7 +3,22 @@ package hostref
 /*
 #cgo CFLAGS: -I${SRCDIR}/.. -O2 -std=c99
 #cgo LDFLAGS: -lm
+#include <stddef.h>
 #include "tagimp_math.h"
+
+static size_t tg_step_state_size(void) { return sizeof(struct tg_step_state); }
+static size_t tg_step_state_slot_offset(void) { return offsetof(struct tg_step_state, slot); }
+
+// tg_step_key_words reads a tg_step_state from memory laid out by Go.
+static uint64_t tg_step_key_words(uint64_t seed, const void *st, int layer)
+{
+	return tg_step_key(seed, (const struct tg_step_state *)st, layer);
+}
+
+static int32_t tg_step_state_slot(const void *st)
+{
+	return ((const struct tg_step_state *)st)->slot;
+}
 
 static void tg_wa_batch(float *out, const float *p, const float *v, int B, int T, int E, float theta)
 {
@@ -109,6 +124,28 @@ import "unsafe"
 // StreamKey calls tg_stream_key.
 func StreamKey(seed, stream uint64) uint64 {
 	return uint64(C.tg_stream_key(C.uint64_t(seed), C.uint64_t(stream)))
+}
+
+// DropoutStream calls tg_dropout_stream.
+func DropoutStream(step uint64, layer int) uint64 {
+	return uint64(C.tg_dropout_stream(C.uint64_t(step), C.int(layer)))
+}
+
+// StepStateLayout returns sizeof(struct tg_step_state) and the byte offset
+// of its slot field, as the C compiler lays it out.
+func StepStateLayout() (size, slotOffset int) {
+	return int(C.tg_step_state_size()), int(C.tg_step_state_slot_offset())
+}
+
+// StepKey calls tg_step_key on a tg_step_state given as 32-bit words (at
+// least four, as ops.StepState.Words writes them) and returns the key and
+// the slot the C side read.
+func StepKey(seed uint64, words []uint32, layer int) (key uint64, slot int32) {
+	if len(words) < 4 {
+		return 0, 0
+	}
+	p := unsafe.Pointer(&words[0])
+	return uint64(C.tg_step_key_words(C.uint64_t(seed), p, C.int(layer))), int32(C.tg_step_state_slot(p))
 }
 
 // RandU32 calls tg_rand_u32.

@@ -66,3 +66,26 @@ func TestWeightedAverageMatchesTwin(t *testing.T) {
 		}
 	}
 }
+
+// TestStepStateMatchesTwin: the C layout of tg_step_state is the one
+// ops.StepState.Words writes (16 bytes, slot at byte 8), the key the
+// graph-mode kernels derive from it is the Go twin's, and tg_dropout_stream
+// is ops.DropoutStream.
+func TestStepStateMatchesTwin(t *testing.T) {
+	if size, off := StepStateLayout(); size != 4*ops.StepStateWords || off != 8 {
+		t.Fatalf("tg_step_state: %d bytes, slot at %d; ops.StepState.Words writes %d bytes, slot at 8", size, off, 4*ops.StepStateWords)
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 5000; i++ {
+		st := ops.StepState{Step: r.Uint64() >> (i % 64), Slot: int32(r.IntN(1 << 20))}
+		layer, seed := r.IntN(8), r.Uint64()
+		if g, c := ops.DropoutStream(st.Step, layer), DropoutStream(st.Step, layer); g != c {
+			t.Fatalf("DropoutStream(%d, %d): go %d, C %d", st.Step, layer, g, c)
+		}
+		w := st.Words()
+		key, slot := StepKey(seed, w[:], layer)
+		if want := ops.StreamKey(seed, ops.DropoutStream(st.Step, layer)); key != want || slot != st.Slot {
+			t.Fatalf("%+v layer %d: C key %d slot %d, Go key %d slot %d", st, layer, key, slot, want, st.Slot)
+		}
+	}
+}
