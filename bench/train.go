@@ -11,12 +11,6 @@ import (
 	"tagimp/model/ops"
 )
 
-// Resident is model.ResidentTrainer: a trainer that keeps a training
-// split in device memory and queues steps on rows of it without a round
-// trip to the host per step (the GPU engine). Run uses it when a trainer
-// has it, so the time measured is the device's and not the bus's or the
-// host's.
-type Resident = model.ResidentTrainer
 
 // Shapes returns the paper's configuration of kind for the bench: D = H =
 // H2 = 4096, E = 300, batch 32, dropout 0.5, Adam lr 1e-4, with t tags

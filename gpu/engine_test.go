@@ -28,8 +28,8 @@ import (
 // The GPU engine is a model.Trainer and keeps a split on the device the
 // way bench (and a training loop) can use.
 var (
-	_ model.Trainer  = (*Trainer)(nil)
-	_ bench.Resident = (*Trainer)(nil)
+	_ model.Trainer         = (*Trainer)(nil)
+	_ model.ResidentTrainer = (*Trainer)(nil)
 )
 
 // smallConfig is kind at test shapes (every dimension distinct, none a

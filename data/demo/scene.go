@@ -91,28 +91,32 @@ type background struct {
 	tex    texture
 }
 
+// The colours are far apart (distinct hues, or black and white), and the
+// backgrounds are pale, so that even a VGG16 with random weights, which
+// mostly keeps colour and coarse layout, tells the objects apart and sees
+// how much of the picture each covers.
 var catalog = []kind{
-	{"dog", shapeEllipse, [3]uint8{139, 90, 43}, [3]uint8{60, 35, 10}, texDots},
-	{"cat", shapeEllipse, [3]uint8{255, 140, 0}, [3]uint8{90, 40, 0}, texStripesV},
-	{"car", shapeCar, [3]uint8{220, 20, 30}, [3]uint8{30, 30, 30}, texSolid},
-	{"tree", shapeTree, [3]uint8{20, 120, 40}, [3]uint8{100, 60, 20}, texSolid},
-	{"house", shapeHouse, [3]uint8{240, 230, 200}, [3]uint8{170, 30, 30}, texSolid},
-	{"ball", shapeCircle, [3]uint8{250, 250, 250}, [3]uint8{20, 20, 20}, texChecker},
-	{"boat", shapeBoat, [3]uint8{30, 60, 200}, [3]uint8{250, 250, 250}, texSolid},
-	{"fish", shapeFish, [3]uint8{250, 100, 180}, [3]uint8{120, 20, 80}, texStripesH},
-	{"sun", shapeSun, [3]uint8{255, 220, 0}, [3]uint8{255, 160, 0}, texSolid},
-	{"horse", shapeHorse, [3]uint8{80, 50, 30}, [3]uint8{20, 10, 5}, texSolid},
-	{"star", shapeStar, [3]uint8{255, 255, 100}, [3]uint8{200, 150, 0}, texSolid},
-	{"heart", shapeHeart, [3]uint8{230, 0, 90}, [3]uint8{255, 150, 200}, texDots},
-	{"ring", shapeRing, [3]uint8{200, 170, 40}, [3]uint8{120, 90, 10}, texSolid},
-	{"box", shapeSquare, [3]uint8{170, 120, 60}, [3]uint8{90, 60, 20}, texStripesH},
+	{"dog", shapeEllipse, [3]uint8{150, 75, 0}, [3]uint8{60, 30, 0}, texDots},
+	{"cat", shapeEllipse, [3]uint8{255, 130, 0}, [3]uint8{120, 50, 0}, texStripesV},
+	{"car", shapeCar, [3]uint8{220, 0, 0}, [3]uint8{20, 20, 20}, texSolid},
+	{"tree", shapeTree, [3]uint8{0, 110, 0}, [3]uint8{100, 50, 0}, texSolid},
+	{"house", shapeHouse, [3]uint8{255, 255, 255}, [3]uint8{200, 0, 0}, texSolid},
+	{"ball", shapeCircle, [3]uint8{255, 255, 255}, [3]uint8{0, 0, 0}, texChecker},
+	{"boat", shapeBoat, [3]uint8{0, 0, 230}, [3]uint8{255, 255, 255}, texSolid},
+	{"fish", shapeFish, [3]uint8{255, 0, 255}, [3]uint8{110, 0, 110}, texStripesH},
+	{"sun", shapeSun, [3]uint8{255, 240, 0}, [3]uint8{255, 170, 0}, texSolid},
+	{"horse", shapeHorse, [3]uint8{35, 20, 10}, [3]uint8{0, 0, 0}, texSolid},
+	{"star", shapeStar, [3]uint8{0, 230, 230}, [3]uint8{0, 120, 120}, texSolid},
+	{"heart", shapeHeart, [3]uint8{120, 0, 200}, [3]uint8{220, 180, 255}, texDots},
+	{"ring", shapeRing, [3]uint8{160, 160, 0}, [3]uint8{90, 90, 0}, texSolid},
+	{"box", shapeSquare, [3]uint8{0, 90, 140}, [3]uint8{0, 40, 70}, texStripesH},
 }
 
 var backgrounds = []background{
-	{"field", []string{"on the field", "in the field"}, [3]uint8{90, 170, 60}, [3]uint8{70, 140, 45}, texNoise},
-	{"water", []string{"in the water", "on the water"}, [3]uint8{40, 110, 190}, [3]uint8{90, 160, 220}, texWaves},
-	{"road", []string{"on the road", "by the road"}, [3]uint8{110, 110, 115}, [3]uint8{200, 200, 200}, texNoise},
-	{"table", []string{"on the table", "on a table"}, [3]uint8{160, 110, 70}, [3]uint8{130, 85, 50}, texStripesH},
+	{"field", []string{"on the field", "in the field"}, [3]uint8{175, 215, 140}, [3]uint8{155, 195, 120}, texNoise},
+	{"water", []string{"in the water", "on the water"}, [3]uint8{160, 200, 240}, [3]uint8{190, 220, 250}, texWaves},
+	{"road", []string{"on the road", "by the road"}, [3]uint8{140, 140, 140}, [3]uint8{200, 200, 200}, texNoise},
+	{"table", []string{"on the table", "on a table"}, [3]uint8{225, 195, 150}, [3]uint8{205, 175, 130}, texStripesH},
 }
 
 // Nouns returns the object nouns the generator uses, in catalogue order.
@@ -139,11 +143,15 @@ const (
 	maxR = 0.40
 )
 
+// sizeWeight is how much an object's size, rather than its closeness to
+// the centre, decides how often annotators mention it.
+const sizeWeight = 0.85
+
 // mentionProb is the simulated annotators' rule: objects that are bigger and
-// closer to the centre get mentioned more often.
+// closer to the centre get mentioned more often, size counting most.
 func mentionProb(r, centrality float64) float64 {
 	size := (r - minR) / (maxR - minR)
-	s := 0.7*size + 0.3*centrality
+	s := sizeWeight*size + (1-sizeWeight)*centrality
 	return 0.05 + 0.92*s
 }
 
