@@ -11,7 +11,6 @@ import (
 	"tagimp/model/ops"
 )
 
-
 // Shapes returns the paper's configuration of kind for the bench: D = H =
 // H2 = 4096, E = 300, batch 32, dropout 0.5, Adam lr 1e-4, with t tags
 // (116 in the paper).
