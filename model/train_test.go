@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"tagimp/data/npy"
+	"tagimp/internal/realdata"
 	"tagimp/model"
 	"tagimp/model/cpu"
 )
@@ -226,25 +227,7 @@ func TestJoinErrors(t *testing.T) {
 // sharedData returns ../shared/data relative to the module root, or skips.
 func sharedData(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real test data absent (%s): skipping", data)
-	}
-	return data
+	return realdata.Dir(t)
 }
 
 // TestTagVecWord2Vec reads tag vectors straight from the real GoogleNews

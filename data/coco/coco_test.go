@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tagimp/internal/realdata"
 )
 
 func writeFile(t *testing.T, content string) string {
@@ -112,25 +114,7 @@ func TestReadVal2017(t *testing.T) {
 // sharedData returns ../shared/data next to the repository root, or skips.
 func sharedData(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; real-data test skipped")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data %s absent; real-data test skipped", data)
-	}
-	return data
+	return realdata.Dir(t)
 }
 
 // BenchmarkRead measures streaming the real val2017 captions file (MB/s).

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tagimp/internal/realdata"
 )
 
 // solid fills a w×h image of the kind made by mk with colour c.
@@ -333,25 +335,7 @@ func TestStreamAndBatch(t *testing.T) {
 // realImages returns the COCO val2017 JPEGs in ../shared/data, or skips.
 func realImages(tb testing.TB) []string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	paths, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "data", "coco", "val2017", "*.jpg"))
-	if len(paths) == 0 {
-		tb.Skip("real COCO images not found in ../shared/data/coco/val2017 (relative to the repository root)")
-	}
-	return paths
+	return realdata.Images(tb)
 }
 
 func TestRealImages(t *testing.T) {

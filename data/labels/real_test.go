@@ -1,7 +1,6 @@
 package labels
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -11,30 +10,13 @@ import (
 
 	"tagimp/data/coco"
 	"tagimp/data/nouns"
+	"tagimp/internal/realdata"
 )
 
 // sharedData returns ../shared/data next to the repository root, or skips.
 func sharedData(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; real-data test skipped")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data %s absent; real-data test skipped", data)
-	}
-	return data
+	return realdata.Dir(t)
 }
 
 var (

@@ -11,30 +11,14 @@ import (
 
 	"github.com/jdkato/prose/v2"
 	"github.com/mingrammer/commonregex"
+
+	"tagimp/internal/realdata"
 )
 
 // sharedData returns ../shared/data next to the repository root, or skips.
 func sharedData(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; real-data test skipped")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real data %s absent; real-data test skipped", data)
-	}
-	return data
+	return realdata.Dir(t)
 }
 
 // valCaptions reads the captions of captions_val2017.json in file order.

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"tagimp/internal/realdata"
 )
 
 // rec is one fixture record.
@@ -338,25 +340,7 @@ func TestErrors(t *testing.T) {
 // test when it is absent (as on a user's clone).
 func repoData(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; real data not located")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("real test data %s absent: %v", data, err)
-	}
-	return data
+	return realdata.Dir(t)
 }
 
 func TestGoogleNewsTop1000(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"tagimp/data/imageprep"
 	"tagimp/data/npy"
+	"tagimp/internal/realdata"
 )
 
 // small is a narrow VGG with VGG16's layer pattern shrunk: 5 blocks, a
@@ -318,26 +319,9 @@ func TestLoadBadFiles(t *testing.T) {
 // realImage returns one real COCO image path, or skips.
 func realImage(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			tb.Skip("go.mod not found above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-	p := filepath.Join(dir, "..", "shared", "data", "coco", "val2017", "000000039769.jpg")
+	p := filepath.Join(realdata.Dir(tb), "coco", "val2017", "000000039769.jpg")
 	if _, err := os.Stat(p); err != nil {
-		paths, _ := filepath.Glob(filepath.Join(dir, "..", "shared", "data", "coco", "val2017", "*.jpg"))
-		if len(paths) == 0 {
-			tb.Skip("real COCO images not found in ../shared/data/coco/val2017 (relative to the repository root)")
-		}
-		p = paths[0]
+		p = realdata.Images(tb)[0]
 	}
 	return p
 }
