@@ -13,8 +13,8 @@ TESTFLAGS ?= -timeout 20m
 all: build
 
 kernels:
-	cmake -S kernels -B $(BUILD)/kernels
-	cmake --build $(BUILD)/kernels
+	cmake -S . -B $(BUILD)
+	cmake --build $(BUILD) --target fatbin
 	cp $(BUILD)/kernels/tagimp.fatbin $(FATBIN)
 
 build:
@@ -40,8 +40,8 @@ vet:
 
 # Registers, spills and shared memory of every kernel, read without a GPU.
 ptxas:
-	cmake -S kernels -B $(BUILD)/kernels
-	cmake --build $(BUILD)/kernels --target ptxas
+	cmake -S . -B $(BUILD)
+	cmake --build $(BUILD) --target ptxas
 
 demo: build
 	bin/tagimp-gpu demo --out demo-run
