@@ -12,8 +12,10 @@
 // package data/labels, and one word vector per tag (the .npy of `tagimp-gpu
 // embed`, or a word-vector file read with package data/wordvec), joined by
 // image id with Join, which callers with data in memory use directly. Results
-// go out as checkpoints under a run folder (RUN/<model>.npz, RUN/<model>.json,
-// RUN/<model>.opt.npz for the optimizer state), a per-epoch history
+// go out as checkpoints under a run folder: RUN/<model>.json (metadata, and
+// the commit point: it names the epoch's RUN/<model>.eNNNN.npz parameters and
+// RUN/<model>.eNNNN.opt.npz optimizer state), RUN/<model>.npz (a copy of the
+// committed parameters for numpy and other tools), a per-epoch history
 // (RUN/<model>-history.csv) and metrics.Report values from package
 // model/metrics.
 package model

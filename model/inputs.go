@@ -44,6 +44,10 @@ type Loaded struct {
 	TagVecs []float32
 	E       int
 	Source  DataSource
+	// Dropped lists, per split, the images left out because the feature
+	// cache records them as failed (undecodable images); empty when none
+	// were. Callers print each entry's String.
+	Dropped []Dropped
 }
 
 // LoadInputs reads and joins labels, split, features and tag vectors. With
@@ -93,8 +97,26 @@ func LoadInputs(in Inputs, needTagVec bool) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.Source.Features = FeatureSource{Path: in.Features, Dim: feat.Dim, Backbone: feat.Meta.Backbone,
-		WeightsSHA256: feat.Meta.WeightsSHA256, Preprocess: feat.Meta.Preprocess, ImageSize: feat.Meta.ImageSize}
+	out.Source.Features = NewFeatureSource(in.Features, feat.Dim, feat.Meta)
+	failed, err := cacheFailures(in.Features)
+	if err != nil {
+		return nil, err
+	}
+	var dropped Dropped
+	if !in.TestOnly {
+		if trainIDs, dropped = DropFailed("training", trainIDs, failed); dropped.Count > 0 {
+			out.Dropped = append(out.Dropped, dropped)
+		}
+	}
+	if testIDs, dropped = DropFailed("test", testIDs, failed); dropped.Count > 0 {
+		out.Dropped = append(out.Dropped, dropped)
+	}
+	for _, d := range out.Dropped {
+		if d.Count == d.Total {
+			return nil, fmt.Errorf("features %s: all %d images of the %s split are listed as failed in the cache's manifest.json (first: %s); check the --images folder of `tagimp-gpu features` and compute the cache again",
+				in.Features, d.Total, d.Split, d.First[0].Reason)
+		}
+	}
 	t := len(set.Tags)
 	if in.TestOnly {
 		trainIDs = nil
@@ -119,6 +141,19 @@ func LoadInputs(in Inputs, needTagVec bool) (*Loaded, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// cacheFailures returns the images a feature cache folder's manifest
+// lists as failed; a bare .npy records none.
+func cacheFailures(path string) ([]features.Failure, error) {
+	if st, err := os.Stat(path); err != nil || !st.IsDir() {
+		return nil, nil
+	}
+	m, err := features.ReadManifest(filepath.Join(path, "manifest.json"))
+	if err != nil {
+		return nil, fmt.Errorf("features %s: %w", path, err)
+	}
+	return m.Failed, nil
 }
 
 // loadTagVecs reads one vector per tag from a [T,E] .npy or a word-vector

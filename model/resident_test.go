@@ -353,7 +353,7 @@ func TestTrainResidentFailures(t *testing.T) {
 		{"nan in epoch 2", func(f *residentFake) { f.nanAtStep = 7 }, model.ErrNonFinite,
 			[]string{"epoch 2", "batch unknown", "epoch 1) is kept"}, 1},
 		{"nan in the last batch of epoch 1", func(f *residentFake) { f.nanAtStep = 5 }, model.ErrNonFinite,
-			[]string{"epoch 1", "batch unknown", "epoch 0) is kept"}, 0},
+			[]string{"epoch 1", "batch unknown", "no epoch had completed", "holds no model1 checkpoint"}, 0},
 		{"launch fails in epoch 3", func(f *residentFake) { f.failAtStep = 12 }, nil,
 			[]string{"epoch 3", "launch of step 12 failed"}, 2},
 		{"upload fails", func(f *residentFake) { f.uploadErr = true }, nil,

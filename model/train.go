@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"tagimp/data/atomicfile"
@@ -53,9 +54,11 @@ func HistoryPath(dir string, kind Kind) string {
 
 // Train trains r.Config.Kind for r.Config.Epochs epochs and returns the
 // metadata of the last checkpoint. When the run folder already holds a
-// checkpoint of this model with the same settings, training resumes after
-// its last completed epoch (a finished run returns at once); other
-// settings are refused rather than overwritten.
+// checkpoint of this model with the same settings and data, training
+// resumes after its last completed epoch (a finished run returns at once);
+// other settings, another vocabulary, features computed differently or
+// other training or test images are refused rather than overwritten (see
+// resume).
 //
 // Each epoch visits the training rows in a seeded random order (the same
 // order on resume), in batches of Config.Batch with a smaller last batch,
@@ -74,7 +77,8 @@ func HistoryPath(dir string, kind Kind) string {
 // A NaN or Inf loss stops training with an error wrapping ErrNonFinite
 // that names the epoch and, on the host-fed path, the batch (on the
 // resident path the losses of an epoch are read at its end, so the batch
-// is unknown); the last good checkpoint is kept.
+// is unknown); the last good checkpoint is kept, and the message says which
+// epoch it holds, or that there is none when no epoch had completed.
 func Train(r *Run) (*Meta, error) {
 	c := r.Config
 	if err := r.check(); err != nil {
@@ -134,6 +138,16 @@ func Train(r *Run) (*Meta, error) {
 		}
 	}
 	return meta, nil
+}
+
+// kept says what a stopped run leaves in its folder: the checkpoint of
+// epoch last, or none when no epoch had completed.
+func (r *Run) kept(last int) string {
+	if last == 0 {
+		return fmt.Sprintf("no epoch had completed, so %s holds no %s checkpoint", r.Dir, r.Config.Kind)
+	}
+	_, _, mPath := CheckpointPaths(r.Dir, r.Config.Kind)
+	return fmt.Sprintf("the last good checkpoint (epoch %d) is kept in %s", last, mPath)
 }
 
 func (r *Run) logf(format string, args ...any) {
@@ -198,8 +212,8 @@ func (r *Run) residentEpoch(rt ResidentTrainer, epoch int, order []int, last int
 		return Losses{}, fmt.Errorf("%s: epoch %d: the engine ran %d steps for %d batches", c.Kind, epoch, steps, batches)
 	}
 	if !l.Finite() {
-		return Losses{}, fmt.Errorf("%s: mean loss of epoch %d is %v (tag %v, imp %v, imp2 %v), batch unknown (the device-resident path reads losses once per epoch): %w; stopped, the last good checkpoint (epoch %d) is kept in %s — try a lower --lr",
-			c.Kind, epoch, l.Total, l.Tag, l.Imp, l.Imp2, ErrNonFinite, last, r.Dir)
+		return Losses{}, fmt.Errorf("%s: mean loss of epoch %d is %v (tag %v, imp %v, imp2 %v), batch unknown (the device-resident path reads losses once per epoch): %w; stopped; %s — try a lower --lr",
+			c.Kind, epoch, l.Total, l.Tag, l.Imp, l.Imp2, ErrNonFinite, r.kept(last))
 	}
 	return l, nil
 }
@@ -237,8 +251,8 @@ func (r *Run) hostEpoch(tr Trainer, b *Batch, epoch int, order []int, last int) 
 			return Losses{}, fmt.Errorf("%s: epoch %d, batch %d of %d: %w", c.Kind, epoch, bi+1, batches, err)
 		}
 		if !l.Finite() {
-			return Losses{}, fmt.Errorf("%s: loss is %v (tag %v, imp %v, imp2 %v) at epoch %d, batch %d of %d: %w; stopped, the last good checkpoint (epoch %d) is kept in %s — try a lower --lr",
-				c.Kind, l.Total, l.Tag, l.Imp, l.Imp2, epoch, bi+1, batches, ErrNonFinite, last, r.Dir)
+			return Losses{}, fmt.Errorf("%s: loss is %v (tag %v, imp %v, imp2 %v) at epoch %d, batch %d of %d: %w; stopped; %s — try a lower --lr",
+				c.Kind, l.Total, l.Tag, l.Imp, l.Imp2, epoch, bi+1, batches, ErrNonFinite, r.kept(last))
 		}
 		w := float64(b.N)
 		sum.Tag += w * l.Tag
@@ -281,12 +295,26 @@ func (r *Run) check() error {
 	return nil
 }
 
-// resume returns the checkpoint to continue from, or a fresh state.
+// resume returns the checkpoint to continue from, or a fresh state. An
+// existing checkpoint is continued only when it was trained on the same
+// vocabulary, settings (but the epoch count) and data: features computed
+// the same way (FeatureSource.Mismatch; a bare .npy, which records no
+// provenance, must be the same file) and the same training and test images
+// (DataSource's id hashes; runs that predate them compare the image
+// counts). Anything else is refused with a one-line error that names the
+// run, what differs and the fix.
 func (r *Run) resume() (*Meta, *State, error) {
 	c := r.Config
+	src := r.Source
+	if len(r.Train.IDs) == r.Train.N {
+		src.TrainIDsSHA256 = IDsSHA256(r.Train.IDs)
+	}
+	if len(r.Test.IDs) == r.Test.N {
+		src.TestIDsSHA256 = IDsSHA256(r.Test.IDs)
+	}
 	old, err := ReadMeta(r.Dir, c.Kind)
 	if IsNotExist(err) {
-		return &Meta{Config: c, Tags: r.Tags, Device: r.Device, Data: r.Source}, NewState(c), nil
+		return &Meta{Config: c, Tags: r.Tags, Device: r.Device, Data: src}, NewState(c), nil
 	}
 	if err != nil {
 		return nil, nil, err
@@ -300,10 +328,27 @@ func (r *Run) resume() (*Meta, *State, error) {
 	if oc != nc {
 		return nil, nil, fmt.Errorf("%s was trained with other settings (%+v) than now (%+v): use the same flags to resume, or another --out", mPath, oc, nc)
 	}
-	if old.Data.NTrain != r.Source.NTrain || old.Data.NTest != r.Source.NTest {
-		return nil, nil, fmt.Errorf("%s was trained on %d/%d train/test images, now %d/%d: use another --out", mPath, old.Data.NTrain, old.Data.NTest, r.Source.NTrain, r.Source.NTest)
+	if diffs := dataDifferences(old.Data, src); len(diffs) > 0 {
+		return nil, nil, fmt.Errorf("%s was trained on other data than given now: %s; to resume use the original --features %s and %s, or train into a new --out",
+			mPath, strings.Join(diffs, "; "), old.Data.Features.Path, old.Data.labelFlags())
 	}
+	// The same data: record it as given now (a moved cache, fields that
+	// older runs did not record), keeping what only the old run knew.
+	data := src
+	if data.Features.CenterCrop == nil {
+		data.Features.CenterCrop = old.Data.Features.CenterCrop
+	}
+	if data.Features.Weights == "" {
+		data.Features.Weights = old.Data.Features.Weights
+	}
+	old.Data = data
 	old.Config.Epochs = c.Epochs
+	if old.Format == CheckpointFormat {
+		// A save killed after its commit may not have refreshed <model>.npz.
+		if err := publishParams(r.Dir, c.Kind, old.Files); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", mPath, err)
+		}
+	}
 	if old.Epoch >= c.Epochs {
 		return old, nil, nil
 	}
@@ -313,6 +358,36 @@ func (r *Run) resume() (*Meta, *State, error) {
 	}
 	old.Device = r.Device
 	return old, st, nil
+}
+
+// dataDifferences lists how the data given now (got) differs from the
+// data a run was trained on (was).
+func dataDifferences(was, got DataSource) []string {
+	wf, gf := was.Features, got.Features
+	d := wf.Mismatch(gf)
+	if !wf.HasProvenance() && !gf.HasProvenance() && filepath.Clean(wf.Path) != filepath.Clean(gf.Path) {
+		d = append(d, fmt.Sprintf("features %s, not %s (a bare .npy records no provenance, so only the same file is taken)", gf.Path, wf.Path))
+	}
+	split := func(name, wasHash, gotHash string, wasN, gotN int) {
+		switch {
+		case wasHash != "" && gotHash != "" && wasHash != gotHash:
+			d = append(d, fmt.Sprintf("other %s images (%d now, %d then; id hash %s, not %s)", name, gotN, wasN, shortHash(gotHash), shortHash(wasHash)))
+		case wasN != gotN:
+			d = append(d, fmt.Sprintf("%d %s images, not %d", gotN, name, wasN))
+		}
+	}
+	split("training", was.TrainIDsSHA256, got.TrainIDsSHA256, was.NTrain, got.NTrain)
+	split("test", was.TestIDsSHA256, got.TestIDsSHA256, was.NTest, got.NTest)
+	return d
+}
+
+// labelFlags says which labels a run was trained with, as flags.
+func (d DataSource) labelFlags() string {
+	s := "--labels " + d.Labels
+	if d.TestLabels != "" {
+		s += " --test-labels " + d.TestLabels
+	}
+	return s
 }
 
 // EpochOrder returns the order in which epoch (1-based) visits n training

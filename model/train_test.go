@@ -255,3 +255,22 @@ func TestTagVecWord2Vec(t *testing.T) {
 		t.Errorf("missing %v, want [zzqx]", missing)
 	}
 }
+
+// TestNaNFirstEpoch: a run that diverges in its first epoch says that no
+// checkpoint exists rather than naming an "epoch 0" one.
+func TestNaNFirstEpoch(t *testing.T) {
+	dir := t.TempDir()
+	r := smallRun(t, dir, model.Model1, 2)
+	r.Config.LR = 1e30
+	_, err := model.Train(r)
+	if !errors.Is(err, model.ErrNonFinite) {
+		t.Fatalf("lr 1e30: %v, want a NaN/Inf stop", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "epoch 1, batch") || !strings.Contains(msg, "no epoch had completed, so "+dir+" holds no model1 checkpoint") || strings.Contains(msg, "epoch 0") {
+		t.Errorf("message %q", msg)
+	}
+	if _, err := model.ReadMeta(dir, model.Model1); !model.IsNotExist(err) {
+		t.Errorf("a checkpoint exists: %v", err)
+	}
+}

@@ -38,6 +38,14 @@ the per-class mAP of the COCO multi-label literature is shown too. Then the
 extended metrics: CP/CR/CF1, OP/OR/OF1 at θ and for the top-3 tags, and the
 per-image Spearman correlation and NDCG of the importance.
 
+The data given must match the run: --features must hold features computed as
+the run's were (same backbone, VGG16 weights by SHA-256, preprocessing, center
+crop, image size and width; a run trained on a bare .npy accepts only that file),
+or eval refuses. Without --labels/--test-labels the test images must be the ones
+the run was validated on (a changed splits.json is refused); giving either flag
+evaluates on another test set deliberately (noted on stderr). Make sure such a
+set holds no training images: eval cannot check that.
+
 Model 2 at test time averages the word vectors of the tags its tag head predicts
 with probability ≥ θ (WA), weighted by those probabilities.
 
@@ -99,10 +107,21 @@ func runEval(c *cli.Context) error {
 			if data, err = model.LoadInputs(in, kind == model.Model2); err != nil {
 				return err
 			}
+			for _, d := range data.Dropped {
+				fmt.Fprintln(os.Stderr, "warning:", d)
+			}
 			loaded[in] = data
 		}
 		if err := model.SameTags(meta.Tags, data.Tags); err != nil {
 			return fmt.Errorf("%s was trained on another vocabulary than the labels %s: %w; evaluate with the labels it was trained on", dir, in.Labels, err)
+		}
+		otherTestSet := c.IsSet("labels") || c.IsSet("test-labels")
+		if err := meta.Data.CheckEval(model.CompleteFeatureSource(data.Source.Features), data.Test.IDs, otherTestSet); err != nil {
+			return fmt.Errorf("%s in %s: %w", kind, dir, err)
+		}
+		if otherTestSet && meta.Data.TestIDsSHA256 != "" && model.IDsSHA256(data.Test.IDs) != meta.Data.TestIDsSHA256 {
+			fmt.Fprintf(os.Stderr, "note: %s is scored on another test set (%d images of %s), not the %d images it was validated on during training\n",
+				kind, data.Test.N, pick(in.TestLabels, in.Labels), meta.Data.NTest)
 		}
 		cfg := meta.Config
 		if c.IsSet("threshold") {

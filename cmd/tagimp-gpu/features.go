@@ -57,7 +57,7 @@ Example:
       --images train2014/ --weights vgg16-397923af.pth --out fc7-train2014`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "captions", Usage: "(required) COCO captions JSON whose images to process"},
-			&cli.StringFlag{Name: "images", Usage: "(required) folder holding the images (file_name of the caption file)"},
+			&cli.StringFlag{Name: "images", Usage: "(required) folder holding the images: DIR/file_name for each image of the caption file (without file_name: the file whose name ends in the image id)"},
 			&cli.StringFlag{Name: "weights", Usage: "(required) VGG16 weights: torchvision .pth, .npz, or random:SEED"},
 			&cli.StringFlag{Name: "out", Usage: "(required) cache folder to write (created; an earlier run there is resumed)"},
 			deviceFlag(),
@@ -266,7 +266,9 @@ func featureExtractor(c *cli.Context, net *vgg16.Net) (features.Extractor, strin
 }
 
 // captionImages lists the images of a COCO caption file with their files
-// in imagesDir (matched by the id at the end of the file name).
+// in imagesDir: imagesDir/file_name as the caption file names them, or,
+// for a caption file without file_name, the file whose name ends in the
+// image id.
 func captionImages(captions, imagesDir string) ([]features.Image, error) {
 	bar := newProgress(-1, "caption bytes")
 	caps, err := coco.Read(captions, func(done, total int) {
@@ -279,9 +281,12 @@ func captionImages(captions, imagesDir string) ([]features.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	images, missing, err := features.MatchFiles(imagesDir, caps.IDs)
+	images, missing, err := features.MatchCaptionFiles(imagesDir, caps.IDs, caps.FileNames)
 	if err != nil {
 		return nil, err
+	}
+	if missing == len(images) && len(images) > 0 && caps.HasFileNames() {
+		return nil, fmt.Errorf("--images %s holds none of the files %s names (e.g. %s); pass the folder that holds them (e.g. train2014/ for captions_train2014.json)", imagesDir, captions, images[0].File)
 	}
 	if missing == len(images) && len(images) > 0 {
 		return nil, fmt.Errorf("--images %s holds no image file for any of the %d images of %s; is it the matching folder (e.g. train2014/ for captions_train2014.json)?", imagesDir, len(images), captions)

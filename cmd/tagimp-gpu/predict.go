@@ -29,9 +29,14 @@ func init() {
 		ArgsUsage: "IMAGE...",
 		Description: `Loads a model of --run (model2 when the run has it, else model1, else the
 baseline; --model picks one), computes each image's VGG16 fc7 features the way the
-run's training features were computed (same weights, preprocessing and input size,
-read from the run's metadata and the feature cache's manifest), and prints the tags
-whose probability is at least the threshold, most important first.
+run's training features were computed (same weights, preprocessing, center crop and
+input size, read from the run's metadata, so the feature cache need not be there;
+runs trained before the metadata recorded them read the cache's manifest), and
+prints the tags whose probability is at least the threshold, most important first.
+
+An image that cannot be read (missing, truncated, not an image) is reported on
+stderr, and with --json as an entry with an "error"; the other images are still
+tagged, and the exit code is 1 at the end.
 
 The VGG16 weights are those the run's features name: random:SEED weights are
 rebuilt from the seed; for a weights file pass --weights FILE (its SHA-256 must
@@ -77,6 +82,9 @@ type imagePrediction struct {
 	Cloud     string         `json:"cloud,omitempty"`
 	// Truth is the true importance of the image's tags, when known (demo).
 	Truth map[string]float64 `json:"truth,omitempty"`
+	// Error says why the image could not be tagged (unreadable file);
+	// Tags is then empty.
+	Error string `json:"error,omitempty"`
 }
 
 func runPredict(c *cli.Context) error {
@@ -121,42 +129,42 @@ func runPredict(c *cli.Context) error {
 	fmt.Fprintf(os.Stderr, "predict: %s of %s (%d tags), VGG16 %s, %s, features on %s, model on %s\n",
 		kind, run, cfg.T, net.Source(), prep, device, engine)
 
+	// An image that cannot be read is reported and skipped; the others
+	// still get their tags.
+	failed := make([]error, len(paths))
+	var good []int
 	x := make([]float32, 0, len(paths)*prep.Len())
-	for _, p := range paths {
+	for i, p := range paths {
 		img, err := prep.LoadFile(p)
 		if err != nil {
-			return fmt.Errorf("predict: %w", err)
+			failed[i] = err
+			if strings.Contains(err.Error(), p) {
+				fmt.Fprintf(os.Stderr, "predict: skipped: %v\n", err)
+			} else {
+				fmt.Fprintf(os.Stderr, "predict: skipped %s: %v\n", p, err)
+			}
+			continue
 		}
+		good = append(good, i)
 		x = append(x, img...)
 	}
-	bar := newProgress(len(paths), "images")
-	fc7 := make([]float32, 0, len(paths)*ex.Dim())
-	for lo := 0; lo < len(paths); lo += max(1, c.Int("batch")) {
-		n := min(max(1, c.Int("batch")), len(paths)-lo)
-		f, err := ex.Extract(x[lo*prep.Len():(lo+n)*prep.Len()], n)
-		if err != nil {
-			return fmt.Errorf("predict: VGG16 on %s…: %w", paths[lo], err)
+	var prob, imp []float32
+	if len(good) > 0 {
+		if prob, imp, err = predictImages(c, ex, factory, engine, cfg, st, tagVecs, x, len(good), prep.Len(), run); err != nil {
+			return err
 		}
-		fc7 = append(fc7, f...)
-		bar.Add(n)
-	}
-	bar.Finish()
-	if ex.Dim() != cfg.D {
-		return fmt.Errorf("predict: the network gives %d features, the model of %s takes %d", ex.Dim(), run, cfg.D)
-	}
-	tr, err := factory(cfg, st)
-	if err != nil {
-		return fmt.Errorf("predict: start %s engine: %w", engine, err)
-	}
-	defer tr.Close()
-	prob, imp, err := model.Predict(tr, cfg, tagVecs, fc7, len(paths), nil)
-	if err != nil {
-		return err
 	}
 	var out []imagePrediction
+	row := 0
 	for i, p := range paths {
-		pr := imagePrediction{Image: p, Model: string(kind), Threshold: cfg.Threshold,
-			Tags: rankTags(meta.Tags, prob[i*cfg.T:(i+1)*cfg.T], imp[i*cfg.T:(i+1)*cfg.T], cfg.Threshold, c.Bool("all"))}
+		pr := imagePrediction{Image: p, Model: string(kind), Threshold: cfg.Threshold}
+		if failed[i] != nil {
+			pr.Error = failed[i].Error()
+			out = append(out, pr)
+			continue
+		}
+		pr.Tags = rankTags(meta.Tags, prob[row*cfg.T:(row+1)*cfg.T], imp[row*cfg.T:(row+1)*cfg.T], cfg.Threshold, c.Bool("all"))
+		row++
 		if cl := c.String("cloud"); cl != "" {
 			pr.Cloud = cloudPath(cl, i, len(paths))
 			if err := writeTagCloud(pr.Cloud, pr.Tags, filepath.Base(p)+" — "+string(kind)); err != nil {
@@ -168,12 +176,48 @@ func runPredict(c *cli.Context) error {
 	if c.Bool("json") {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		for _, pr := range out {
+			if pr.Error == "" {
+				printPrediction(os.Stdout, pr)
+			}
+		}
 	}
-	for _, pr := range out {
-		printPrediction(os.Stdout, pr)
+	if bad := len(paths) - len(good); bad > 0 {
+		return fmt.Errorf("predict: %d of %d images could not be tagged (see above); the others were", bad, len(paths))
 	}
 	return nil
+}
+
+// predictImages runs VGG16 (ex) over the n preprocessed images in x (each
+// of size values) and the run's model over their fc7 features, returning
+// the tag probabilities and importance (n×T each).
+func predictImages(c *cli.Context, ex features.Extractor, factory model.Factory, engine string, cfg model.Config, st *model.State, tagVecs, x []float32, n, size int, run string) (prob, imp []float32, err error) {
+	batch := max(1, c.Int("batch"))
+	bar := newProgress(n, "images")
+	fc7 := make([]float32, 0, n*ex.Dim())
+	for lo := 0; lo < n; lo += batch {
+		m := min(batch, n-lo)
+		f, err := ex.Extract(x[lo*size:(lo+m)*size], m)
+		if err != nil {
+			return nil, nil, fmt.Errorf("predict: VGG16: %w", err)
+		}
+		fc7 = append(fc7, f...)
+		bar.Add(m)
+	}
+	bar.Finish()
+	if ex.Dim() != cfg.D {
+		return nil, nil, fmt.Errorf("predict: the network gives %d features, the model of %s takes %d", ex.Dim(), run, cfg.D)
+	}
+	tr, err := factory(cfg, st)
+	if err != nil {
+		return nil, nil, fmt.Errorf("predict: start %s engine: %w", engine, err)
+	}
+	defer tr.Close()
+	return model.Predict(tr, cfg, tagVecs, fc7, n, nil)
 }
 
 // pickRunModel returns the model named by flag, or the most advanced model
@@ -209,27 +253,27 @@ func readRunTagVecs(meta *model.Meta) ([]float32, error) {
 }
 
 // runFeatureNet rebuilds the VGG16 and preprocessing a run's features were
-// computed with. weights overrides the network (a file or random:SEED); its
-// SHA-256 must match the one recorded.
+// computed with, as the run's metadata records them (weights, SHA-256,
+// preprocessing, center crop, input size); the feature cache's manifest
+// is read only for what runs trained before the metadata recorded it lack,
+// so a run predicts without its cache. weights overrides the network (a
+// file or random:SEED); its SHA-256 must match the one recorded.
 func runFeatureNet(src model.FeatureSource, weights string) (*vgg16.Net, imageprep.Config, error) {
+	if src.Weights == "" || src.CenterCrop == nil || src.ImageSize == 0 || src.Preprocess == "" {
+		src = model.CompleteFeatureSource(src)
+	}
+	if weights == "" {
+		weights = src.Weights
+	}
 	size, mode, crop := src.ImageSize, src.Preprocess, false
-	if m, err := features.ReadManifest(filepath.Join(src.Path, "manifest.json")); err == nil {
-		if weights == "" {
-			weights = m.Weights
-		}
-		if size == 0 {
-			size = m.ImageSize
-		}
-		if mode == "" {
-			mode = m.Preprocess
-		}
-		crop = m.CenterCrop
+	if src.CenterCrop != nil {
+		crop = *src.CenterCrop
 	}
 	if size == 0 {
 		size = 224
 	}
 	if weights == "" {
-		return nil, imageprep.Config{}, fmt.Errorf("predict: the run does not say which VGG16 weights its features used (%s has no manifest.json): pass --weights FILE or random:SEED", src.Path)
+		return nil, imageprep.Config{}, fmt.Errorf("predict: the run does not say which VGG16 weights its features used (its metadata records none and %s has no manifest.json): pass --weights FILE or random:SEED", src.Path)
 	}
 	cfg := vgg16.VGG16()
 	cfg.InputSize = size

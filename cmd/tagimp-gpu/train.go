@@ -36,13 +36,19 @@ feature cache (tagimp-gpu features) or an [N,D] .npy with its .ids.npy; rows are
 joined by image id. --tagvec is the [T,300] .npy of "tagimp-gpu embed" or a
 word2vec file.
 
-Output in --out (RUN): <model>.npz (parameters, numpy-readable), <model>.json
-(vocabulary, hyper-parameters, data sources, metrics, history), <model>.opt.npz
-(Adam state), <model>-history.csv and <model>-curves.png, all rewritten
-atomically after every epoch. Rerunning the same command resumes after the last
-completed epoch (raise --epochs to train longer); other settings are refused. A
-NaN/Inf loss stops training, naming epoch and batch, and keeps the last good
-checkpoint.
+Output in --out (RUN), rewritten after every epoch: <model>.json (vocabulary,
+hyper-parameters, data sources, metrics, history; it names the epoch's files and
+is written last, atomically: a run killed at any moment resumes from the last
+epoch it committed), <model>.eNNNN.npz and <model>.eNNNN.opt.npz (parameters and
+Adam state of that epoch), <model>.npz (the same parameters at a fixed name,
+numpy-readable), <model>-history.csv and <model>-curves.png.
+
+Rerunning the same command resumes after the last completed epoch (raise
+--epochs to train longer). Refused, naming what differs: other settings,
+another vocabulary, features computed differently (backbone, weights, pre-
+processing, center crop, image size, width; a bare .npy must be the same file)
+or other training or test images. A NaN/Inf loss stops training, naming epoch
+and batch, and keeps the last good checkpoint (or says that none exists yet).
 
 Example:
    tagimp-gpu train --model all --labels labels --features fc7 \
@@ -121,6 +127,12 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, d := range data.Dropped {
+		fmt.Fprintln(os.Stderr, "warning:", d)
+	}
+	// Record everything the cache's manifest says about how the features
+	// were computed (what predict needs to recompute them from images).
+	data.Source.Features = model.CompleteFeatureSource(data.Source.Features)
 	if len(data.Source.TagVecMissing) > 0 {
 		fmt.Fprintf(os.Stderr, "warning: %d tags have no word vector (zero rows): %s\n", len(data.Source.TagVecMissing), strings.Join(data.Source.TagVecMissing, ", "))
 	}
@@ -174,6 +186,10 @@ func runTrain(c *cli.Context) error {
 		}
 		m, err := model.Train(run)
 		if err != nil {
+			if bar != nil && !bar.IsFinished() {
+				// The error goes on its own line, not after the bar.
+				fmt.Fprintln(os.Stderr)
+			}
 			return err
 		}
 		p, _, _ := model.CheckpointPaths(out, kind)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -9,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"tagimp/data/features"
 	"tagimp/data/labels"
 	"tagimp/data/npy"
+	"tagimp/model"
 )
 
 // trainFixture writes a small labelled set with a planted signal: labels
@@ -79,7 +83,7 @@ func TestTrainEval(t *testing.T) {
 	}
 	run := filepath.Join(dir, "run")
 	for _, k := range []string{"baseline", "model1", "model2"} {
-		for _, f := range []string{k + ".npz", k + ".json", k + ".opt.npz", k + "-history.csv", k + "-curves.png"} {
+		for _, f := range []string{k + ".npz", k + ".json", k + ".e0002.npz", k + ".e0002.opt.npz", k + "-history.csv", k + "-curves.png"} {
 			if _, err := os.Stat(filepath.Join(run, f)); err != nil {
 				t.Errorf("missing output: %v", err)
 			}
@@ -168,5 +172,169 @@ func TestTrainBadInput(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(run, "model1.npz"))
 	if len(before) == 0 || string(before) != string(after) {
 		t.Error("a failed command changed the run's checkpoint")
+	}
+}
+
+// writeCache turns the fixture's fc7.npy into a one-shard feature cache
+// folder at dir with the extraction metadata meta.
+func writeCache(t *testing.T, fixture, dir string, meta features.Meta) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	feat, err := npy.ReadFile(filepath.Join(fixture, "fc7.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := npy.ReadFile(filepath.Join(fixture, "fc7.ids.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf := features.ShardFile{Features: "fc7-0.npy", IDs: "fc7-0.ids.npy", Images: feat.Shape[0], Rows: feat.Shape[0]}
+	if err := npy.WriteFile(filepath.Join(dir, sf.Features), feat); err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteFile(filepath.Join(dir, sf.IDs), ids); err != nil {
+		t.Fatal(err)
+	}
+	if sf.FeaturesSHA256, err = features.FileSHA256(filepath.Join(dir, sf.Features)); err != nil {
+		t.Fatal(err)
+	}
+	if sf.IDsSHA256, err = features.FileSHA256(filepath.Join(dir, sf.IDs)); err != nil {
+		t.Fatal(err)
+	}
+	m := features.Manifest{Format: features.Format, Meta: meta, Dim: feat.Shape[1], Dtype: "<f4", ShardRule: features.ShardRule,
+		ShardSize: feat.Shape[0], Images: feat.Shape[0], Rows: feat.Shape[0], Complete: true, Shards: []features.ShardFile{sf}, Failed: []features.Failure{}}
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTrainEvalOtherData: resume and eval refuse features computed another
+// way and a changed split, record the cache's full provenance, and take a
+// moved cache or another test set given deliberately.
+func TestTrainEvalOtherData(t *testing.T) {
+	dir := t.TempDir()
+	trainFixture(t, dir, []string{"dog", "cat", "man", "car", "tree"})
+	meta := features.Meta{Backbone: "vgg16-fc7", Weights: "vgg16.pth", WeightsSHA256: strings.Repeat("ab", 32), Preprocess: "torchvision", CenterCrop: true, ImageSize: 224}
+	cache := filepath.Join(dir, "cache")
+	writeCache(t, dir, cache, meta)
+	caffe := meta
+	caffe.Preprocess = "caffe"
+	writeCache(t, dir, filepath.Join(dir, "caffe"), caffe)
+	nocrop := meta
+	nocrop.CenterCrop = false
+	writeCache(t, dir, filepath.Join(dir, "nocrop"), nocrop)
+	writeCache(t, dir, filepath.Join(dir, "moved"), meta)
+	run := filepath.Join(dir, "run")
+	args := func(extra ...string) []string {
+		return trainArgs(dir, append([]string{"--model", "model1", "--features", cache, "--epochs", "1"}, extra...)...)
+	}
+	if err := runTrainCLI(args()...); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.ReadMeta(run, model.Model1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := m.Data.Features
+	if f.Weights != "vgg16.pth" || f.CenterCrop == nil || !*f.CenterCrop || f.ImageSize != 224 || f.Preprocess != "torchvision" || m.Data.TestIDsSHA256 == "" {
+		t.Errorf("recorded source %+v", m.Data)
+	}
+	// A second labels folder with the same images but another split.
+	resplit := filepath.Join(dir, "resplit")
+	set, _ := labels.Read(filepath.Join(dir, "labels"))
+	voc, _ := labels.ReadVocab(filepath.Join(dir, "labels", "vocab.json"))
+	if err := labels.WriteDir(resplit, voc, set, &labels.Splits{Seed: 2, Train: set.IDs[30:], Test: set.IDs[:30]}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"resume other preprocessing", args("--epochs", "2", "--features", filepath.Join(dir, "caffe")), `preprocessing "caffe", not "torchvision"`},
+		{"resume no crop", args("--epochs", "2", "--features", filepath.Join(dir, "nocrop")), "center crop false, not true"},
+		{"resume bare npy", args("--epochs", "2", "--features", filepath.Join(dir, "fc7.npy")), "weights SHA-256 none recorded"},
+		{"resume other split", args("--epochs", "2", "--labels", resplit), "other training images"},
+		{"eval other preprocessing", []string{"eval", "--run", run, "--features", filepath.Join(dir, "caffe")}, `preprocessing "caffe", not "torchvision"`},
+		{"eval bare npy", []string{"eval", "--run", run, "--features", filepath.Join(dir, "fc7.npy")}, "were computed differently"},
+	} {
+		err := runTrainCLI(tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error spans lines: %q", tc.name, err)
+		}
+		if strings.HasPrefix(tc.name, "resume") && !strings.Contains(err.Error(), "use the original --features "+cache) {
+			t.Errorf("%s: error does not give the fix: %v", tc.name, err)
+		}
+	}
+	// The split of the run's own labels changes after training: refused
+	// unless another test set is asked for.
+	if err := runTrainCLI("eval", "--run", run, "--features", filepath.Join(dir, "moved"), "--device", "cpu"); err != nil {
+		t.Errorf("eval with the same features moved: %v", err)
+	}
+	if err := labels.WriteDir(filepath.Join(dir, "labels"), voc, set, &labels.Splits{Seed: 2, Train: set.IDs[30:], Test: set.IDs[:30]}); err != nil {
+		t.Fatal(err)
+	}
+	err = runTrainCLI("eval", "--run", run, "--device", "cpu")
+	if err == nil || !strings.Contains(err.Error(), "are not the 30 the run was validated on") {
+		t.Errorf("eval after the split changed: %v", err)
+	}
+	if err := runTrainCLI("eval", "--run", run, "--labels", resplit, "--device", "cpu"); err != nil {
+		t.Errorf("eval on another test set given deliberately: %v", err)
+	}
+	// Resuming from the moved cache with the original split works.
+	if err := labels.WriteDir(filepath.Join(dir, "labels"), voc, set, &labels.Splits{Seed: 1, Train: set.IDs[:90], Test: set.IDs[90:]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrainCLI(args("--epochs", "2", "--features", filepath.Join(dir, "moved"))...); err != nil {
+		t.Errorf("resume from the moved cache: %v", err)
+	}
+}
+
+// captureStderr runs f with os.Stderr sent to a pipe and returns what was
+// written.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = w
+	out := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		out <- string(b)
+	}()
+	defer func() { os.Stderr = old }()
+	f()
+	w.Close()
+	os.Stderr = old
+	return <-out
+}
+
+// TestTrainNaNMessage: with --lr 1e30 the first epoch diverges: the error
+// says no checkpoint exists and starts on a new line after the bar.
+func TestTrainNaNMessage(t *testing.T) {
+	dir := t.TempDir()
+	trainFixture(t, dir, []string{"dog", "cat", "man", "car", "tree"})
+	var err error
+	stderr := captureStderr(t, func() {
+		err = runTrainCLI(trainArgs(dir, "--model", "model1", "--lr", "1e30")...)
+	})
+	if !errors.Is(err, model.ErrNonFinite) {
+		t.Fatalf("lr 1e30: %v", err)
+	}
+	if !strings.Contains(err.Error(), "holds no model1 checkpoint") || strings.Contains(err.Error(), "epoch 0") {
+		t.Errorf("message %q", err)
+	}
+	if !strings.Contains(stderr, "model1 epoch 1/2") || !strings.HasSuffix(stderr, "\n") {
+		t.Errorf("stderr before the error does not end a line: %q", stderr)
 	}
 }

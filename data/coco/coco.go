@@ -16,6 +16,20 @@ type Captions struct {
 	Path     string     // the file read
 	IDs      []int64    // image ids, ascending
 	Captions [][]string // Captions[i] are the captions of IDs[i] in file order, trimmed
+	// FileNames[i] is the "file_name" of image IDs[i] in "images"
+	// (COCO_train2014_000000000009.jpg, 000000000009.jpg), "" where the
+	// file gives none.
+	FileNames []string
+}
+
+// HasFileNames reports whether the file named the image file of any image.
+func (c *Captions) HasFileNames() bool {
+	for _, f := range c.FileNames {
+		if f != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // NumCaptions is the number of captions of all images.
@@ -50,7 +64,8 @@ type annotation struct {
 
 // image is one element of "images".
 type image struct {
-	ID *int64 `json:"id"`
+	ID       *int64 `json:"id"`
+	FileName string `json:"file_name"`
 }
 
 // Read streams the COCO caption file at path. progress, when not nil, is
@@ -85,7 +100,7 @@ func decode(dec *json.Decoder, path string) (*Captions, error) {
 		return nil, err
 	}
 	byImage := map[int64][]string{}
-	images := map[int64]bool{}
+	images := map[int64]string{} // id → file_name
 	var sawAnns, sawImages bool
 	var unknown, noCaption int
 	for dec.More() {
@@ -126,10 +141,10 @@ func decode(dec *json.Decoder, path string) (*Captions, error) {
 				if im.ID == nil {
 					return nil, fmt.Errorf(`image %d of "images" has no "id"`, n)
 				}
-				if images[*im.ID] {
+				if _, dup := images[*im.ID]; dup {
 					return nil, fmt.Errorf(`image id %d appears twice in "images"`, *im.ID)
 				}
-				images[*im.ID] = true
+				images[*im.ID] = im.FileName
 			}
 			if _, err := dec.Token(); err != nil {
 				return nil, err
@@ -156,13 +171,14 @@ func decode(dec *json.Decoder, path string) (*Captions, error) {
 		return nil, errors.New(`no "images" array; want a COCO captions file (captions_*.json)`)
 	}
 
-	c := &Captions{Path: path, IDs: make([]int64, 0, len(images))}
+	c := &Captions{Path: path, IDs: make([]int64, 0, len(images)), FileNames: make([]string, 0, len(images))}
 	for id := range images {
 		c.IDs = append(c.IDs, id)
 	}
 	slices.Sort(c.IDs)
 	var firstNoCaption int64
 	for _, id := range c.IDs {
+		c.FileNames = append(c.FileNames, images[id])
 		caps := byImage[id]
 		if len(caps) == 0 {
 			if noCaption == 0 {
@@ -174,7 +190,7 @@ func decode(dec *json.Decoder, path string) (*Captions, error) {
 	}
 	var unknownIDs []int64
 	for id, caps := range byImage {
-		if !images[id] {
+		if _, ok := images[id]; !ok {
 			unknown += len(caps)
 			unknownIDs = append(unknownIDs, id)
 		}

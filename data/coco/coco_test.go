@@ -1,6 +1,7 @@
 package coco
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,9 @@ func TestRead(t *testing.T) {
 	}
 	if c.NumCaptions() != 3 {
 		t.Errorf("NumCaptions = %d, want 3", c.NumCaptions())
+	}
+	if len(c.FileNames) != 2 || c.FileNames[0] != "" || c.FileNames[1] != "b.jpg" || !c.HasFileNames() {
+		t.Errorf("FileNames = %q, want [\"\" \"b.jpg\"]", c.FileNames)
 	}
 	texts, img := c.Flat()
 	if len(texts) != 3 || texts[0] != "Two cats." || img[0] != 0 || img[2] != 1 {
@@ -101,6 +105,11 @@ func TestReadVal2017(t *testing.T) {
 	}
 	if len(c.IDs) != 5000 || c.NumCaptions() != 25014 {
 		t.Errorf("%d images, %d captions; want 5000, 25014", len(c.IDs), c.NumCaptions())
+	}
+	for i, id := range c.IDs {
+		if want := fmt.Sprintf("%012d.jpg", id); c.FileNames[i] != want {
+			t.Fatalf("image %d: file_name %q, want %q", id, c.FileNames[i], want)
+		}
 	}
 	hist := map[int]int{}
 	for _, cs := range c.Captions {

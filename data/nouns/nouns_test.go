@@ -198,6 +198,12 @@ func TestNouns(t *testing.T) {
 		{"A red double decker bus driving down a street", "decker bus street"},
 		{"Three men wearing glasses and skis", "man glasses ski"},
 		{"A KITCHEN WITH A SINK AND TABLE IN IT ", "kitchen sink table"},
+		// Mostly capitals, and title case: tagged in lower case.
+		{"tHERE ARE TWO MEN PLAYING TENNIS ON THE TENNIS COURT", "man tennis tennis court"},
+		{"A Dog on the Sofa.", "dog sofa"},
+		{"Large Bacon Lettuce and Tomato Sandwich with a side of chips.", "bacon lettuce tomato sandwich side chip"},
+		// A name or two in an ordinary caption keeps its capitals.
+		{"Two women playing a game with a Nintendo Wii controller.", "woman game controller"},
 		{"", ""},
 		{" \t\n", ""},
 		{"2 dogs :) at www.example.com, 1999 and a café ☕ (really)", "dog café"},
@@ -205,6 +211,30 @@ func TestNouns(t *testing.T) {
 	for _, tt := range tests {
 		if got := strings.Join(tg.Nouns(tt.caption), " "); got != tt.want {
 			t.Errorf("Nouns(%q) = %q, want %q (tags %v)", tt.caption, got, tt.want, tg.Tag(tt.caption))
+		}
+	}
+}
+
+func TestLowerFirst(t *testing.T) {
+	for _, tt := range []struct {
+		caption string
+		want    bool
+	}{
+		{"A CAT IN THE SINK", true},
+		{"a BLACK BUILDING THAT SAYS FIRST AVENUE AND 7th street entry", true},
+		{"A Dog on the Sofa.", true},
+		{"A Do Not Enter Sign with a Two Way Street Sign above it.", true},
+		{"A Church entrance with Saint and Angel Statues and a cross on top.", true},
+		{"Two dogs are laying on a bed.", false},
+		{"A man playing TENNIS on a tennis court.", false},
+		{"A silver TV sitting on top of a TV stand.", false},
+		{"Two women playing a game with a Nintendo Wii controller.", false},
+		{"The Big Ben clock tower towering over the city of London.", false},
+		{"Dog", false},
+		{"", false},
+	} {
+		if got := lowerFirst(tt.caption); got != tt.want {
+			t.Errorf("lowerFirst(%q) = %v, want %v", tt.caption, got, tt.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/jdkato/prose/v2"
 )
@@ -158,9 +159,10 @@ func (sc *scorer) tagCaption(caption string) []Token {
 }
 
 func (sc *scorer) nouns(caption string) []string {
-	if shouting(caption) {
-		// The tagger calls every word of "A CAT IN THE SINK" a proper
-		// noun (NNP); tagged in lower case it finds cat and sink.
+	if lowerFirst(caption) {
+		// The tagger calls every word of "A CAT IN THE SINK" or "A Dog
+		// on the Sofa." a proper noun (NNP); tagged in lower case it
+		// finds cat and sink, dog and sofa.
 		caption = strings.ToLower(caption)
 	}
 	var out []string
@@ -230,15 +232,81 @@ func (sc *scorer) tag(toks []Token) {
 	}
 }
 
-// shouting reports whether s has letters and none of them is lower-case
-// (0.7% of COCO's captions are written in capitals).
-func shouting(s string) bool {
-	letters := false
-	for _, r := range s {
-		if unicode.IsLower(r) {
-			return false
+// lowerFirst reports whether a caption is tagged in lower case: when most
+// of its letters are capitals ("A CAT IN THE SINK", "tHERE ARE TWO MEN",
+// 0.8% of COCO's captions), or when it is written in title case ("A Dog on
+// the Sofa.", "A Do Not Enter Sign"): at least two of its words after the
+// first start with a capital, and more than half of those words do,
+// leaving out the short function words title case keeps in lower case.
+// A caption with one or two names in it ("A man riding a Nintendo Wii
+// controller") keeps its case, so the names stay proper nouns.
+func lowerFirst(s string) bool {
+	upper, lower, inner := 0, 0, 0
+	start, first := true, true
+	for i := 0; i < len(s); {
+		// ASCII byte by byte (nearly all of COCO), other runes decoded.
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
 		}
-		letters = letters || unicode.IsLetter(r)
+		i += size
+		word := true
+		switch {
+		case 'a' <= r && r <= 'z':
+			lower++
+		case 'A' <= r && r <= 'Z':
+			upper++
+			if start && !first {
+				inner++
+			}
+		case r < utf8.RuneSelf:
+			word = '0' <= r && r <= '9' || r == '\''
+		case unicode.IsUpper(r):
+			upper++
+			if start && !first {
+				inner++
+			}
+		case unicode.IsLower(r):
+			lower++
+		default:
+			word = isWordRune(r)
+		}
+		if word {
+			start = false
+		} else if !start {
+			start, first = true, false
+		}
 	}
-	return letters
+	if upper > lower {
+		return true
+	}
+	if inner < 2 {
+		return false // nearly every caption: no second scan
+	}
+	content, capital := 0, 0
+	for i, w := range strings.FieldsFunc(s, func(r rune) bool { return !isWordRune(r) }) {
+		if i == 0 || titleSmall[strings.ToLower(w)] {
+			continue
+		}
+		content++
+		if r := []rune(w)[0]; unicode.IsUpper(r) {
+			capital++
+		}
+	}
+	return capital >= 2 && 2*capital > content
+}
+
+// isWordRune is a letter, digit or apostrophe: what lowerFirst counts as a
+// word ("Boys'", "P-51" is two).
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' || r == '’'
+}
+
+// titleSmall are the words title case leaves in lower case (articles,
+// conjunctions, short prepositions and "is"/"are", which captions use).
+var titleSmall = map[string]bool{
+	"a": true, "an": true, "the": true, "and": true, "or": true, "but": true, "nor": true,
+	"of": true, "on": true, "in": true, "at": true, "to": true, "for": true, "by": true,
+	"with": true, "from": true, "into": true, "onto": true, "as": true, "up": true,
+	"off": true, "over": true, "near": true, "is": true, "are": true, "its": true,
 }

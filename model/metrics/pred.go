@@ -20,27 +20,77 @@ type Predictions struct {
 }
 
 // ReadPredictions reads a pred.npz and checks its arrays' names, types and
-// shapes.
+// shapes. Besides the types WritePredictions writes it accepts what numpy
+// writes by default: ids as int32, prob and importance as float64
+// (converted to float32), and hard 0/1 outputs (bool, uint8, int32 or
+// int64 arrays holding only 0 and 1) as prob or importance.
 func ReadPredictions(path string) (*Predictions, error) {
 	arrays, err := npy.ReadNPZ(path)
 	if err != nil {
 		return nil, fmt.Errorf("read predictions: %w", err)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("read predictions %s: %s (want ids int64 [N], prob float32 [N,T], importance float32 [N,T])", path, fmt.Sprintf(format, args...))
+		return fmt.Errorf("read predictions %s: %s (want ids int64 [N], prob float32 [N,T], importance float32 [N,T]; float64 and 0/1 integer or bool arrays are converted)", path, fmt.Sprintf(format, args...))
 	}
 	ids, prob, imp := arrays["ids"], arrays["prob"], arrays["importance"]
 	switch {
 	case ids == nil || prob == nil || imp == nil:
 		return nil, bad("arrays are %v", npy.Names(arrays))
-	case ids.Dtype != npy.Int64 || len(ids.Shape) != 1:
+	case ids.Dtype != npy.Int64 && ids.Dtype != npy.Int32 || len(ids.Shape) != 1:
 		return nil, bad("ids is %s %v", ids.Dtype, ids.Shape)
-	case prob.Dtype != npy.Float32 || len(prob.Shape) != 2 || prob.Shape[0] != ids.Shape[0]:
+	case len(prob.Shape) != 2 || prob.Shape[0] != ids.Shape[0]:
 		return nil, bad("prob is %s %v for %d ids", prob.Dtype, prob.Shape, ids.Shape[0])
-	case imp.Dtype != npy.Float32 || !slices.Equal(imp.Shape, prob.Shape):
+	case !slices.Equal(imp.Shape, prob.Shape):
 		return nil, bad("importance is %s %v, prob %v", imp.Dtype, imp.Shape, prob.Shape)
 	}
-	return &Predictions{IDs: ids.I64, Tags: prob.Shape[1], Prob: prob.F32, Importance: imp.F32}, nil
+	p := &Predictions{IDs: ids.I64, Tags: prob.Shape[1]}
+	if ids.Dtype == npy.Int32 {
+		p.IDs = make([]int64, len(ids.I32))
+		for i, v := range ids.I32 {
+			p.IDs[i] = int64(v)
+		}
+	}
+	if p.Prob, err = asFloat32(prob); err != nil {
+		return nil, bad("prob: %v", err)
+	}
+	if p.Importance, err = asFloat32(imp); err != nil {
+		return nil, bad("importance: %v", err)
+	}
+	return p, nil
+}
+
+// asFloat32 returns a's values as float32: float32 as is, float64
+// converted, integer and bool arrays when they hold only 0 and 1.
+func asFloat32(a *npy.Array) ([]float32, error) {
+	switch a.Dtype {
+	case npy.Float32:
+		return a.F32, nil
+	case npy.Float64:
+		out := make([]float32, len(a.F64))
+		for i, v := range a.F64 {
+			out[i] = float32(v)
+		}
+		return out, nil
+	case npy.Uint8:
+		return binary(a.U8, a.Dtype)
+	case npy.Int32:
+		return binary(a.I32, a.Dtype)
+	case npy.Int64:
+		return binary(a.I64, a.Dtype)
+	}
+	return nil, fmt.Errorf("dtype %s", a.Dtype)
+}
+
+// binary converts 0/1 integers to float32, rejecting any other value.
+func binary[T uint8 | int32 | int64](v []T, dtype string) ([]float32, error) {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		if x != 0 && x != 1 {
+			return nil, fmt.Errorf("%s value %d at flat index %d; integer arrays must hold 0 or 1 (hard predictions), give scores as float", dtype, x, i)
+		}
+		out[i] = float32(x)
+	}
+	return out, nil
 }
 
 // WritePredictions writes p as a pred.npz, atomically.

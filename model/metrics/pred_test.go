@@ -135,3 +135,49 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("columns misaligned:\n%s", out)
 	}
 }
+
+// numpy's default dtypes are accepted: float64 scores are converted, int32
+// ids widened, and 0/1 integer or bool arrays taken as hard outputs.
+func TestReadPredictionsConverts(t *testing.T) {
+	dir := t.TempDir()
+	ids32 := npy.NamedArray{Name: "ids", Array: &npy.Array{Dtype: npy.Int32, Shape: []int{2}, I32: []int32{7, 3}}}
+	f64 := func(name string, v ...float64) npy.NamedArray {
+		return npy.NamedArray{Name: name, Array: npy.F64(v, 2, 2)}
+	}
+	cases := []struct {
+		name    string
+		arrays  []npy.NamedArray
+		prob    []float32
+		imp     []float32
+		wantErr string
+	}{
+		{"float64", []npy.NamedArray{ids32, f64("prob", .1, .2, .3, .4), f64("importance", .5, .6, .7, .8)},
+			[]float32{.1, .2, .3, .4}, []float32{.5, .6, .7, .8}, ""},
+		{"bool prob", []npy.NamedArray{ids32, {Name: "prob", Array: npy.U8([]uint8{1, 0, 0, 1}, 2, 2)}, f64("importance", .5, .6, .7, .8)},
+			[]float32{1, 0, 0, 1}, []float32{.5, .6, .7, .8}, ""},
+		{"int64 importance", []npy.NamedArray{ids32, f64("prob", .1, .2, .3, .4), {Name: "importance", Array: npy.I64([]int64{0, 1, 1, 0}, 2, 2)}},
+			[]float32{.1, .2, .3, .4}, []float32{0, 1, 1, 0}, ""},
+		{"int counts", []npy.NamedArray{ids32, {Name: "prob", Array: npy.I64([]int64{0, 1, 2, 0}, 2, 2)}, f64("importance", .5, .6, .7, .8)},
+			nil, nil, "prob: <i8 value 2 at flat index 2"},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".npz")
+		if err := npy.WriteNPZ(path, c.arrays...); err != nil {
+			t.Fatal(err)
+		}
+		p, err := ReadPredictions(path)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%s: error %v, want one saying %q", c.name, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if !slices.Equal(p.IDs, []int64{7, 3}) || p.Tags != 2 || !slices.Equal(p.Prob, c.prob) || !slices.Equal(p.Importance, c.imp) {
+			t.Errorf("%s: read %+v", c.name, p)
+		}
+	}
+}
