@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"tagimp/model"
@@ -29,6 +30,11 @@ type Options struct {
 	Rows int
 	// Seed drives the synthetic data and the row order.
 	Seed uint64
+	// Between, if not nil, is called after each timed host-fed step,
+	// outside the clock (bench train times a round of the floor's
+	// products there, so that both see the same load). Device-resident
+	// steps are queued, so it is not called between them.
+	Between func()
 }
 
 // Result is the timing of one model on one engine.
@@ -43,17 +49,52 @@ type Result struct {
 	Mode string `json:"mode,omitempty"`
 	// StepMS is the mean wall time of a timed step in milliseconds.
 	StepMS float64 `json:"step_ms"`
+	// MedianMS and MinMS are the median and fastest wall time of a timed
+	// step (host-fed engines, whose steps are timed one by one; zero for
+	// a device-resident engine, whose steps are queued and timed
+	// together).
+	MedianMS float64 `json:"median_ms,omitempty"`
+	MinMS    float64 `json:"min_ms,omitempty"`
 	// FirstLoss and LastLoss are the mean total losses of the warm-up and
 	// of the timed steps (a sanity check that training moves).
 	FirstLoss float64 `json:"first_loss"`
 	LastLoss  float64 `json:"last_loss"`
-	// BytesPerStep is the HBM floor's traffic (see FloorBytes).
+	// BytesPerStep is the HBM floor's traffic (see FloorBytes) and
+	// FLOPPerStep the compute floor's work (see StepFLOP).
 	BytesPerStep int64 `json:"bytes_per_step"`
-	// FloorMS is BytesPerStep over the copy bandwidth and FloorFraction
-	// FloorMS / StepMS (1 = at the floor); zero when no bandwidth was
-	// measured (CPU).
-	FloorMS       float64 `json:"floor_ms,omitempty"`
-	FloorFraction float64 `json:"floor_fraction,omitempty"`
+	FLOPPerStep  int64 `json:"flop_per_step"`
+	// FloorMS is the least time a step can take on this machine, by
+	// FloorBasis: "hbm" (GPU) is BytesPerStep over the copy bandwidth,
+	// "sgemm" (CPU) the step's matrix products at the best rate the BLAS
+	// reached on their shapes in this run (GEMMs, at SGEMMGFLOPs overall).
+	// Zero when not measured.
+	FloorMS     float64    `json:"floor_ms,omitempty"`
+	FloorBasis  string     `json:"floor_basis,omitempty"`
+	SGEMMGFLOPs float64    `json:"sgemm_gflops,omitempty"`
+	GEMMs       []GEMMTime `json:"gemms,omitempty"`
+	// FloorFraction is FloorMS over our step time (1 = at the floor);
+	// OursOverFloor its inverse (the issue's CPU goal: at most 2) and
+	// OursOverFloorMin the same with the fastest step. Our step time is
+	// MedianMS when measured, else StepMS.
+	FloorFraction    float64 `json:"floor_fraction,omitempty"`
+	OursOverFloor    float64 `json:"ours_over_floor,omitempty"`
+	OursOverFloorMin float64 `json:"ours_over_floor_min,omitempty"`
+	// Peer is the same step timed by another framework in the same run
+	// (the numpy peer on the CPU); PeerOverOurs is its median over ours
+	// (above 1: we are faster) and PeerOverOursMin the same for the
+	// fastest steps.
+	Peer            *PeerResult `json:"peer,omitempty"`
+	PeerOverOurs    float64     `json:"peer_over_ours,omitempty"`
+	PeerOverOursMin float64     `json:"peer_over_ours_min,omitempty"`
+}
+
+// OursMS is our step time the ratios use: the median step when measured,
+// else the mean.
+func (r *Result) OursMS() float64 {
+	if r.MedianMS > 0 {
+		return r.MedianMS
+	}
+	return r.StepMS
 }
 
 // FloorBytes is the least memory traffic of one training step with fp32
@@ -79,14 +120,46 @@ func ParamCount(c model.Config) int {
 	return n
 }
 
-// SetFloor fills FloorMS and FloorFraction from a copy bandwidth in GB/s
-// (10⁹ bytes per second, read plus write).
+// SetFloor fills the HBM floor from a copy bandwidth in GB/s (10⁹ bytes
+// per second, read plus write).
 func (r *Result) SetFloor(gbps float64) {
 	if !(gbps > 0) || r.StepMS <= 0 {
 		return
 	}
-	r.FloorMS = float64(r.BytesPerStep) / (gbps * 1e9) * 1e3
-	r.FloorFraction = r.FloorMS / r.StepMS
+	r.FloorBasis = "hbm"
+	r.setFloorMS(float64(r.BytesPerStep) / (gbps * 1e9) * 1e3)
+}
+
+// SetGEMMFloor fills the compute floor from a measurement of the step's
+// matrix products (MeasureGEMMs of StepGEMMs).
+func (r *Result) SetGEMMFloor(f GEMMFloor) {
+	if !(f.MS > 0) || r.StepMS <= 0 {
+		return
+	}
+	r.FloorBasis = "sgemm"
+	r.SGEMMGFLOPs = f.GFLOPs
+	r.GEMMs = f.Times
+	r.setFloorMS(f.MS)
+}
+
+func (r *Result) setFloorMS(ms float64) {
+	r.FloorMS = ms
+	r.FloorFraction = ms / r.OursMS()
+	r.OursOverFloor = r.OursMS() / ms
+	if r.MinMS > 0 {
+		r.OursOverFloorMin = r.MinMS / ms
+	}
+}
+
+// SetPeer records a peer's timing of the same step and the ratios.
+func (r *Result) SetPeer(p PeerResult) {
+	r.Peer = &p
+	if ours := r.OursMS(); ours > 0 {
+		r.PeerOverOurs = p.MedianMS / ours
+	}
+	if r.MinMS > 0 {
+		r.PeerOverOursMin = p.MinMS / r.MinMS
+	}
 }
 
 // Data is a synthetic training split.
@@ -178,8 +251,10 @@ func (o *order) next() []int32 {
 }
 
 // Run builds a fresh trainer for c with f, trains it Warmup + Steps steps
-// of c.Batch rows on synthetic data and returns the mean time of the timed
-// steps. progress, if not nil, is called after each step with (done, total).
+// of c.Batch rows on synthetic data and returns the time of the timed
+// steps: each timed alone for a host-fed trainer (mean, median, fastest),
+// all together for a device-resident one (mean). progress, if not nil, is
+// called after each step with (done, total).
 func Run(f model.Factory, c model.Config, o Options, progress func(done, total int)) (res Result, err error) {
 	if err := c.Validate(); err != nil {
 		return res, fmt.Errorf("bench %s: %w", c.Kind, err)
@@ -201,7 +276,8 @@ func Run(f model.Factory, c model.Config, o Options, progress func(done, total i
 	}()
 	data := Synthetic(c, o.Rows, o.Seed)
 	ord := newOrder(o.Rows, c.Batch, o.Seed)
-	res = Result{Model: string(c.Kind), Params: ParamCount(c), Batch: c.Batch, Steps: o.Steps, BytesPerStep: FloorBytes(c)}
+	res = Result{Model: string(c.Kind), Params: ParamCount(c), Batch: c.Batch, Steps: o.Steps,
+		BytesPerStep: FloorBytes(c), FLOPPerStep: StepFLOP(c)}
 	total := o.Warmup + o.Steps
 
 	rt, ok := tr.(model.ResidentTrainer)
@@ -267,9 +343,11 @@ func Run(f model.Factory, c model.Config, o Options, progress func(done, total i
 		res.FirstLoss = sum / float64(o.Warmup)
 	}
 	sum = 0
-	t0 := time.Now()
+	ms := make([]float64, 0, o.Steps)
 	for i := o.Warmup; i < total; i++ {
+		t0 := time.Now()
 		l, err := tr.Step(batches[i])
+		ms = append(ms, float64(time.Since(t0).Nanoseconds())/1e6)
 		if err != nil {
 			return res, fmt.Errorf("bench %s: step %d: %w", c.Kind, i, err)
 		}
@@ -277,8 +355,15 @@ func Run(f model.Factory, c model.Config, o Options, progress func(done, total i
 		if progress != nil {
 			progress(i+1, total)
 		}
+		if o.Between != nil {
+			o.Between()
+		}
 	}
-	res.StepMS = float64(time.Since(t0).Nanoseconds()) / 1e6 / float64(o.Steps)
+	for _, v := range ms {
+		res.StepMS += v / float64(o.Steps)
+	}
+	res.MinMS = slices.Min(ms)
+	res.MedianMS = median(ms)
 	res.LastLoss = sum / float64(o.Steps)
 	return res, checkLoss(c, res)
 }

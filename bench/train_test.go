@@ -107,8 +107,9 @@ func TestRun(t *testing.T) {
 				made = &fakeTrainer{c: c, nan: tt.nan}
 				return made, nil
 			}
-			var calls, last int
-			r, err := Run(f, c, Options{Steps: 7, Warmup: 3, Rows: 10, Seed: 1}, func(done, total int) {
+			var calls, last, between int
+			o := Options{Steps: 7, Warmup: 3, Rows: 10, Seed: 1, Between: func() { between++ }}
+			r, err := Run(f, c, o, func(done, total int) {
 				calls++
 				last = done
 				if total != 10 {
@@ -124,14 +125,21 @@ func TestRun(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if want := map[bool]int{false: 7, true: 0}[tt.resident]; between != want {
+				t.Errorf("Between called %d times, want %d (resident %v)", between, want, tt.resident)
+			}
 			if made.steps != 10 || calls != 10 || last != 10 {
 				t.Errorf("steps %d, progress calls %d (last %d), want 10", made.steps, calls, last)
 			}
 			if r.Resident != tt.resident || (tt.resident && res.uploads != 1) {
 				t.Errorf("resident = %v (uploads %v), want %v", r.Resident, res, tt.resident)
 			}
-			if !(r.StepMS > 0) || r.Steps != 7 || r.Batch != 4 {
+			if !(r.StepMS > 0) || r.Steps != 7 || r.Batch != 4 || r.FLOPPerStep != StepFLOP(c) {
 				t.Errorf("result %+v", r)
+			}
+			// Host-fed steps are timed one by one; resident ones together.
+			if tt.resident != (r.MedianMS == 0 && r.MinMS == 0) || r.MinMS > r.MedianMS || r.MedianMS > 7*r.StepMS {
+				t.Errorf("resident %v: median %v ms, min %v ms, mean %v ms", tt.resident, r.MedianMS, r.MinMS, r.StepMS)
 			}
 			if !(r.LastLoss < r.FirstLoss) {
 				t.Errorf("loss went %v → %v, want it to fall", r.FirstLoss, r.LastLoss)
