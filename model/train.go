@@ -35,10 +35,15 @@ type Run struct {
 	// device-resident path, after the batch is queued: the device may be
 	// some steps behind until the epoch's end).
 	Progress func(done, total int)
-	// OnEpoch, if not nil, is called after each epoch's checkpoint is
-	// saved, with the metadata just written (its last History entry is
-	// the epoch).
+	// OnEpoch, if not nil, is called after each epoch (and after its
+	// checkpoint, when one is saved) with the run's metadata (its last
+	// History entry is the epoch).
 	OnEpoch func(m *Meta)
+	// CheckpointEvery saves a checkpoint every k epochs and after the last
+	// one; 0 or 1 saves after every epoch. A run stopped in between resumes
+	// from the last saved epoch, and the result is the same as with
+	// checkpoints after every epoch.
+	CheckpointEvery int
 	// Log, if not nil, receives one-line notes on how the run is carried
 	// out: whether the training split is kept on the device (see
 	// ResidentTrainer) or, when it does not fit, fed from the host. That
@@ -105,14 +110,15 @@ func Train(r *Run) (*Meta, error) {
 	if res == nil {
 		b = newBatch(c)
 	}
+	saved := meta.Epoch // the epoch of the checkpoint on disk
 	for epoch := meta.Epoch + 1; epoch <= c.Epochs; epoch++ {
 		start := time.Now()
 		order := EpochOrder(c.Seed, epoch, r.Train.N)
 		var sum Losses
 		if res != nil {
-			sum, err = r.residentEpoch(res, epoch, order, meta.Epoch)
+			sum, err = r.residentEpoch(res, epoch, order, saved)
 		} else {
-			sum, err = r.hostEpoch(tr, b, epoch, order, meta.Epoch)
+			sum, err = r.hostEpoch(tr, b, epoch, order, saved)
 		}
 		if err != nil {
 			return nil, err
@@ -121,14 +127,17 @@ func Train(r *Run) (*Meta, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: epoch %d validation: %w", c.Kind, epoch, err)
 		}
-		if st, err = tr.State(); err != nil {
-			return nil, fmt.Errorf("%s: epoch %d: %w", c.Kind, epoch, err)
-		}
 		meta.Epoch = epoch
 		meta.Metrics = rep
 		meta.History = append(meta.History, EpochRecord{Epoch: epoch, Loss: sum, Seconds: time.Since(start).Seconds(), Val: rep})
-		if err := SaveCheckpoint(r.Dir, meta, st); err != nil {
-			return nil, fmt.Errorf("%s: epoch %d: %w", c.Kind, epoch, err)
+		if k := r.CheckpointEvery; k <= 1 || epoch%k == 0 || epoch == c.Epochs {
+			if st, err = tr.State(); err != nil {
+				return nil, fmt.Errorf("%s: epoch %d: %w", c.Kind, epoch, err)
+			}
+			if err := SaveCheckpoint(r.Dir, meta, st); err != nil {
+				return nil, fmt.Errorf("%s: epoch %d: %w", c.Kind, epoch, err)
+			}
+			saved = epoch
 		}
 		if err := WriteHistory(HistoryPath(r.Dir, c.Kind), meta.History); err != nil {
 			return nil, fmt.Errorf("%s: epoch %d: %w", c.Kind, epoch, err)

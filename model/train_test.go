@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -272,5 +273,53 @@ func TestNaNFirstEpoch(t *testing.T) {
 	}
 	if _, err := model.ReadMeta(dir, model.Model1); !model.IsNotExist(err) {
 		t.Errorf("a checkpoint exists: %v", err)
+	}
+}
+
+// TestCheckpointEvery: with CheckpointEvery 2 the checkpoint is written
+// after epochs 2 and 3 of 3 (the last is always saved) but not after epoch
+// 1, and resuming that run to 5 epochs gives the same model as 5 epochs
+// saved after every epoch.
+func TestCheckpointEvery(t *testing.T) {
+	every1, every2 := t.TempDir(), t.TempDir()
+	if _, err := model.Train(smallRun(t, every1, model.Model1, 5)); err != nil {
+		t.Fatal(err)
+	}
+	r := smallRun(t, every2, model.Model1, 3)
+	r.CheckpointEvery = 2
+	var saved []int
+	r.OnEpoch = func(cur *model.Meta) {
+		if m, err := model.ReadMeta(every2, model.Model1); err == nil && m.Epoch == cur.Epoch {
+			saved = append(saved, cur.Epoch)
+		}
+	}
+	if _, err := model.Train(r); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := model.ReadMeta(every2, model.Model1); err != nil || m.Epoch != 3 {
+		t.Fatalf("after 3 epochs saving every 2: %+v, %v (the last epoch must be saved)", m, err)
+	}
+	if fmt.Sprint(saved) != "[2 3]" {
+		t.Fatalf("checkpoints written after epochs %v, want [2 3]", saved)
+	}
+	r = smallRun(t, every2, model.Model1, 5)
+	r.CheckpointEvery = 2
+	if _, err := model.Train(r); err != nil {
+		t.Fatal(err)
+	}
+	_, a, err := model.LoadCheckpoint(every1, model.Model1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := model.LoadCheckpoint(every2, model.Model1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ta := range a.Params.Tensors {
+		for j, v := range ta.Data {
+			if b.Params.Tensors[i].Data[j] != v {
+				t.Fatalf("%s[%d]: %v saving every epoch, %v every 2", ta.Name, j, v, b.Params.Tensors[i].Data[j])
+			}
+		}
 	}
 }

@@ -42,7 +42,7 @@ func TestDemoAndPredict(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "demo")
 	args := []string{"tagimp-gpu", "demo", "--out", out, "--images", "48", "--size", "64", "--input-size", "32",
-		"--epochs", "3", "--hidden", "32", "--min-count", "3", "--batch", "8", "--dim", "8", "--device", "cpu"}
+		"--epochs", "3", "--hidden", "32", "--min-count", "3", "--batch", "8", "--dim", "8", "--dropout", "0.25", "--device", "cpu"}
 	stdout, err := captureStdout(t, func() error { return newApp().Run(args) })
 	if err != nil {
 		t.Fatalf("demo: %v", err)
@@ -79,6 +79,9 @@ func TestDemoAndPredict(t *testing.T) {
 	}
 	if res.Setup.Train+res.Setup.Test != 48 || !strings.HasPrefix(res.Setup.TagVec, "ppmi") {
 		t.Errorf("setup %+v", res.Setup)
+	}
+	if res.Setup.Config.Dropout != 0.25 {
+		t.Errorf("results.json records dropout %v, want the --dropout 0.25 given", res.Setup.Config.Dropout)
 	}
 	if res.Cloud == nil {
 		t.Fatal("results.json has no cloud")

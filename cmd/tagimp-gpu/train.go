@@ -72,6 +72,7 @@ Example:
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of initialisation, shuffling and dropout masks"},
 			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "θ: tags with probability ≥ θ are predicted (Jaccard, Model 2's WA at test time)"},
 			&cli.StringFlag{Name: "imp-loss-mask", Value: model.MaskAll, Usage: "importance MSE over all entries (all) or over the ground-truth tags only (true)"},
+			&cli.IntFlag{Name: "checkpoint-every", Value: 1, Usage: "save a checkpoint every `K` epochs and after the last (a stopped run resumes from the last saved epoch)"},
 			deviceFlag(),
 		},
 		Action: runTrain,

@@ -104,7 +104,8 @@ func words(s string) map[string]bool {
 }
 
 // The share of captions that mention an object tracks its mention
-// probability, which rises with size: importance is learnable.
+// probability, which is mostly decided by size (what even random VGG16
+// features keep): importance is learnable.
 func TestImportanceFollowsSalience(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Images = 400
@@ -126,8 +127,8 @@ func TestImportanceFollowsSalience(t *testing.T) {
 	if r := corr(xs, ys); r < 0.6 {
 		t.Errorf("correlation of mention probability and importance = %.2f, want > 0.6", r)
 	}
-	if r := corr(sizes, ys); r < 0.4 {
-		t.Errorf("correlation of size and importance = %.2f, want > 0.4", r)
+	if r := corr(sizes, ys); r < 0.6 {
+		t.Errorf("correlation of size and importance = %.2f, want > 0.6", r)
 	}
 }
 
