@@ -185,3 +185,39 @@ func BenchmarkEpoch32k(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "s/epoch")
 	}
 }
+
+// BenchmarkStepKinds is BenchmarkStep for each model at the paper's shape
+// (Model 2 with word vectors of 300), to profile one step per model:
+// go test -run X -bench StepKinds/model2 -cpuprofile cpu.prof.
+func BenchmarkStepKinds(b *testing.B) {
+	for _, k := range []model.Kind{model.Baseline, model.Model1, model.Model2} {
+		b.Run(string(k), func(b *testing.B) {
+			c := model.DefaultConfig(k)
+			c.T = 116
+			tr, err := New(c, model.NewState(c))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tr.Close()
+			batch := benchBatch(c)
+			batch.WA = make([]float32, c.Batch*c.E)
+			for i := range batch.WA {
+				batch.WA[i] = float32(i%7) - 3
+			}
+			if _, err := tr.Step(batch); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			best := time.Duration(math.MaxInt64)
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if _, err := tr.Step(batch); err != nil {
+					b.Fatal(err)
+				}
+				best = min(best, time.Since(t0))
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/step")
+			b.ReportMetric(best.Seconds()*1e3, "min-ms/step")
+		})
+	}
+}

@@ -10,7 +10,10 @@
 // transposed ([in, out]) so every product is a plain x·W for the BLAS, and
 // biases as [1, out] rows for broadcasting. The graphs have a fixed batch
 // size (Config.Batch); a smaller batch is padded with zero-weight rows, so
-// its losses and gradients are exactly those of its real rows.
+// its losses and gradients are exactly those of its real rows. Between
+// runs the graphs' tape machines keep their intermediate buffers (the
+// weight gradients among them) instead of reallocating them every step as
+// gorgonia's Reset would; see rewind.go.
 //
 // Matrix products go to OpenBLAS through gonum.org/v1/netlib when the
 // package is built with cgo (libopenblas-dev), and Adam runs as a small C

@@ -28,16 +28,19 @@ type Engine struct {
 
 	tg   *G.ExprGraph
 	tvm  G.VM
+	trw  *rewinder
 	lTag G.Value
 	lImp G.Value
 	lI2  G.Value
 
 	fg          *G.ExprGraph
 	fvm         G.VM
+	frw         *rewinder
 	fx          *tensor.Dense
 	fProb, fImp *G.Node
 	ig          *G.ExprGraph
 	ivm         G.VM
+	irw         *rewinder
 	ix2         *tensor.Dense
 	iOut        *G.Node
 	closed      bool
@@ -329,6 +332,7 @@ func (e *Engine) buildTrain() (err error) {
 	// x, a 32×4096×4096 product per step), which nothing reads.
 	e.tg = g.ExactSubgraphRoots(append(roots, grads...)...)
 	e.tvm = G.NewTapeMachine(e.tg)
+	e.trw = newRewinder(e.tvm, e.tg)
 	return nil
 }
 
@@ -353,6 +357,7 @@ func (e *Engine) buildForward() (err error) {
 	}
 	e.fg = g
 	e.fvm = G.NewTapeMachine(g)
+	e.frw = newRewinder(e.fvm, g)
 	return nil
 }
 
@@ -373,6 +378,7 @@ func (e *Engine) buildImp2() (err error) {
 	e.iOut = must(G.Sigmoid(must(linear(h2, n["imp2.out.weight"], n["imp2.out.bias"]))))
 	e.ig = g
 	e.ivm = G.NewTapeMachine(g)
+	e.irw = newRewinder(e.ivm, g)
 	return nil
 }
 
@@ -442,7 +448,7 @@ func (e *Engine) prepare(b *model.Batch) error {
 // run executes the training graph on the prepared inputs: losses and
 // gradients, no update.
 func (e *Engine) run() (model.Losses, error) {
-	defer e.tvm.Reset()
+	defer e.trw.rewind()
 	if err := e.tvm.RunAll(); err != nil {
 		return model.Losses{}, fmt.Errorf("cpu engine: step %d: %w", e.step, err)
 	}
@@ -543,7 +549,7 @@ func (e *Engine) Forward(x []float32, n int) (prob, imp []float32, err error) {
 		return nil, nil, fmt.Errorf("cpu engine: %d feature values for %d rows of width %d", len(x), n, c.D)
 	}
 	fill(e.fx, x[:n*c.D])
-	defer e.fvm.Reset()
+	defer e.frw.rewind()
 	if err := e.fvm.RunAll(); err != nil {
 		return nil, nil, fmt.Errorf("cpu engine: forward: %w", err)
 	}
@@ -571,7 +577,7 @@ func (e *Engine) Importance2(x, wa []float32, n int) ([]float32, error) {
 	}
 	model.Imp2Input(e.in2, x, wa, n, c.D, c.E)
 	fill(e.ix2, e.in2[:n*(c.D+c.E)])
-	defer e.ivm.Reset()
+	defer e.irw.rewind()
 	if err := e.ivm.RunAll(); err != nil {
 		return nil, fmt.Errorf("cpu engine: importance MLP: %w", err)
 	}
