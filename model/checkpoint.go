@@ -533,7 +533,7 @@ func paramsFrom(arrays map[string]*npy.Array, c Config, prefix, path string) (*P
 		if a == nil {
 			return nil, fmt.Errorf("read %s: no array %q (the file is not a %s checkpoint)", path, prefix+s.Name, c.Kind)
 		}
-		if a.Dtype != "<f4" || !sameShape(a.Shape, s.Shape) {
+		if a.Dtype != "<f4" || !slices.Equal(a.Shape, s.Shape) {
 			return nil, fmt.Errorf("read %s: %q is %s %v, want <f4 %v", path, prefix+s.Name, a.Dtype, a.Shape, s.Shape)
 		}
 		p.Tensors = append(p.Tensors, &Tensor{Name: s.Name, Shape: append([]int(nil), s.Shape...), Data: a.F32})

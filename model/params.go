@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // Tensor is one named parameter: float32, row-major. Linear weights are
@@ -136,7 +137,7 @@ func (p *Params) Check(c Config) error {
 		if t.Name != s.Name {
 			return fmt.Errorf("parameters: tensor %d is %q, %s needs %q there", i, t.Name, c.Kind, s.Name)
 		}
-		if !sameShape(t.Shape, s.Shape) {
+		if !slices.Equal(t.Shape, s.Shape) {
 			return fmt.Errorf("parameters: %s has shape %v, config needs %v", s.Name, t.Shape, s.Shape)
 		}
 		if len(t.Data) != shapeSize(s.Shape) {
@@ -149,16 +150,4 @@ func (p *Params) Check(c Config) error {
 		}
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -225,17 +225,11 @@ func TestJoinErrors(t *testing.T) {
 	}
 }
 
-// sharedData returns ../shared/data relative to the module root, or skips.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	return realdata.Dir(t)
-}
-
 // TestTagVecWord2Vec reads tag vectors straight from the real GoogleNews
 // word2vec file: known words get unit vectors, an unknown one a zero row
 // that is reported.
 func TestTagVecWord2Vec(t *testing.T) {
-	path := filepath.Join(sharedData(t), "word2vec", "googlenews-top1000.bin")
+	path := filepath.Join(realdata.Dir(t), "word2vec", "googlenews-top1000.bin")
 	vecs, e, missing, err := model.LoadTagVecsForTest(path, []string{"dog", "man", "zzqx"})
 	if err != nil {
 		t.Fatal(err)

@@ -98,7 +98,7 @@ func TestReadErrors(t *testing.T) {
 
 // TestReadVal2017 reads the real captions_val2017.json.
 func TestReadVal2017(t *testing.T) {
-	path := filepath.Join(sharedData(t), "coco", "captions_val2017.json")
+	path := filepath.Join(realdata.Dir(t), "coco", "captions_val2017.json")
 	c, err := Read(path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -120,15 +120,9 @@ func TestReadVal2017(t *testing.T) {
 	}
 }
 
-// sharedData returns ../shared/data next to the repository root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	return realdata.Dir(t)
-}
-
 // BenchmarkRead measures streaming the real val2017 captions file (MB/s).
 func BenchmarkRead(b *testing.B) {
-	path := filepath.Join(sharedData(b), "coco", "captions_val2017.json")
+	path := filepath.Join(realdata.Dir(b), "coco", "captions_val2017.json")
 	st, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)

@@ -332,14 +332,8 @@ func TestStreamAndBatch(t *testing.T) {
 	}
 }
 
-// realImages returns the COCO val2017 JPEGs in ../shared/data, or skips.
-func realImages(tb testing.TB) []string {
-	tb.Helper()
-	return realdata.Images(tb)
-}
-
 func TestRealImages(t *testing.T) {
-	paths := realImages(t)
+	paths := realdata.Images(t)
 	for _, cfg := range []Config{Default, {Mode: Caffe, Size: 224, CenterCrop: true}} {
 		data, errs, err := cfg.LoadBatch(context.Background(), paths, 2, nil)
 		if err != nil {
@@ -371,7 +365,7 @@ func TestRealImages(t *testing.T) {
 // BenchmarkDecodeJPEG measures JPEG decoding (to an opaque image) of the real
 // COCO images on one goroutine: images/s per core.
 func BenchmarkDecodeJPEG(b *testing.B) {
-	paths := realImages(b)
+	paths := realdata.Images(b)
 	bufs := make([][]byte, len(paths))
 	for i, p := range paths {
 		var err error
@@ -392,7 +386,7 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 // BenchmarkLoadFile measures the whole per-image path on one goroutine:
 // read, decode, resize to 224×224, normalise.
 func BenchmarkLoadFile(b *testing.B) {
-	paths := realImages(b)
+	paths := realdata.Images(b)
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {

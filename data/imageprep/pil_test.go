@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"tagimp/data/npy"
+	"tagimp/internal/realdata"
 )
 
 // pilScript resizes each image with PIL the way torchvision's transforms do
@@ -47,7 +48,7 @@ func TestMatchesPIL(t *testing.T) {
 	if exec.Command(python, "-c", "import PIL, numpy").Run() != nil {
 		t.Skip("no /usr/bin/python3 with PIL and numpy")
 	}
-	jpegs := realImages(t)
+	jpegs := realdata.Images(t)
 	if len(jpegs) > 6 {
 		jpegs = jpegs[:6]
 	}

@@ -13,12 +13,6 @@ import (
 	"tagimp/internal/realdata"
 )
 
-// sharedData returns ../shared/data next to the repository root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	return realdata.Dir(t)
-}
-
 var (
 	valOnce  sync.Once
 	valCaps  *coco.Captions
@@ -29,7 +23,7 @@ var (
 // val2017 reads captions_val2017.json and tags it once for all tests.
 func val2017(t testing.TB) (*coco.Captions, [][]string) {
 	t.Helper()
-	path := filepath.Join(sharedData(t), "coco", "captions_val2017.json")
+	path := filepath.Join(realdata.Dir(t), "coco", "captions_val2017.json")
 	valOnce.Do(func() {
 		valCaps, valErr = coco.Read(path, nil)
 		if valErr != nil {
@@ -117,7 +111,7 @@ func TestVal2017(t *testing.T) {
 // BenchmarkVocabVal2017 measures the whole caption pass of tagimp-gpu vocab
 // on the real val2017 file: read, tag (all cores), count and label.
 func BenchmarkVocabVal2017(b *testing.B) {
-	path := filepath.Join(sharedData(b), "coco", "captions_val2017.json")
+	path := filepath.Join(realdata.Dir(b), "coco", "captions_val2017.json")
 	tg, err := nouns.NewTagger()
 	if err != nil {
 		b.Fatal(err)

@@ -15,16 +15,10 @@ import (
 	"tagimp/internal/realdata"
 )
 
-// sharedData returns ../shared/data next to the repository root, or skips.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	return realdata.Dir(t)
-}
-
 // valCaptions reads the captions of captions_val2017.json in file order.
 func valCaptions(t testing.TB) []string {
 	t.Helper()
-	path := filepath.Join(sharedData(t), "coco", "captions_val2017.json")
+	path := filepath.Join(realdata.Dir(t), "coco", "captions_val2017.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -336,15 +336,8 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// repoData returns ../shared/data relative to the module root, skipping the
-// test when it is absent (as on a user's clone).
-func repoData(t testing.TB) string {
-	t.Helper()
-	return realdata.Dir(t)
-}
-
 func TestGoogleNewsTop1000(t *testing.T) {
-	path := filepath.Join(repoData(t), "word2vec", "googlenews-top1000.bin")
+	path := filepath.Join(realdata.Dir(t), "word2vec", "googlenews-top1000.bin")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ func newNet(cfg Config, byName map[string]Param) (*Net, error) {
 			// fc8 may have any number of classes (a fine-tuned head).
 			shape = append([]int{p.Shape[0]}, s.Shape[1:]...)
 		}
-		if !sameShape(p.Shape, shape) || len(p.Data) != prod(shape) {
+		if !slices.Equal(p.Shape, shape) || len(p.Data) != prod(shape) {
 			wrong = append(wrong, fmt.Sprintf("%s is %v, want %v", s.Name, p.Shape, shape))
 			continue
 		}
@@ -137,18 +138,6 @@ func list(s []string) string {
 		return strings.Join(s[:4], ", ") + fmt.Sprintf(" and %d more", len(s)-4)
 	}
 	return strings.Join(s, ", ")
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func prod(shape []int) int {

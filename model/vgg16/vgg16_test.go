@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -182,7 +183,7 @@ func sameParams(t *testing.T, a, b *Net) {
 		t.Fatalf("%d params, want %d", len(pb), len(pa))
 	}
 	for i := range pa {
-		if pa[i].Name != pb[i].Name || !sameShape(pa[i].Shape, pb[i].Shape) {
+		if pa[i].Name != pb[i].Name || !slices.Equal(pa[i].Shape, pb[i].Shape) {
 			t.Fatalf("param %d: %s %v, want %s %v", i, pb[i].Name, pb[i].Shape, pa[i].Name, pa[i].Shape)
 		}
 		assertClose(t, pa[i].Name, pb[i].Data, pa[i].Data, 0)
