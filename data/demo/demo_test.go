@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 func TestValidate(t *testing.T) {
@@ -124,29 +125,12 @@ func TestImportanceFollowsSalience(t *testing.T) {
 			sizes = append(sizes, o.R)
 		}
 	}
-	if r := corr(xs, ys); r < 0.6 {
+	if r := stat.Correlation(xs, ys, nil); r < 0.6 {
 		t.Errorf("correlation of mention probability and importance = %.2f, want > 0.6", r)
 	}
-	if r := corr(sizes, ys); r < 0.6 {
+	if r := stat.Correlation(sizes, ys, nil); r < 0.6 {
 		t.Errorf("correlation of size and importance = %.2f, want > 0.6", r)
 	}
-}
-
-func corr(x, y []float64) float64 {
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx /= float64(len(x))
-	my /= float64(len(y))
-	var sxy, sxx, syy float64
-	for i := range x {
-		sxy += (x[i] - mx) * (y[i] - my)
-		sxx += (x[i] - mx) * (x[i] - mx)
-		syy += (y[i] - my) * (y[i] - my)
-	}
-	return sxy / math.Sqrt(sxx*syy)
 }
 
 func TestWrite(t *testing.T) {
