@@ -164,12 +164,7 @@ func runFeatures(c *cli.Context) error {
 		Out: c.String("out"), ImagesDir: imagesDir, Images: images,
 		Load: prep.LoadFile, Extractor: ex, Meta: meta, Shard: shard,
 		ShardSize: c.Int("shard-size"), Batch: c.Int("batch"), Workers: c.Int("workers"),
-		Progress: func(done, total int) {
-			if bar.GetMax() != total {
-				bar.ChangeMax(total)
-			}
-			bar.Set(done)
-		},
+		Progress: progressFunc(bar),
 	})
 	bar.Finish()
 	if err != nil {
@@ -271,12 +266,7 @@ func featureExtractor(c *cli.Context, net *vgg16.Net) (features.Extractor, strin
 // image id.
 func captionImages(captions, imagesDir string) ([]features.Image, error) {
 	bar := newProgress(-1, "caption bytes")
-	caps, err := coco.Read(captions, func(done, total int) {
-		if bar.GetMax() != total {
-			bar.ChangeMax(total)
-		}
-		bar.Set(done)
-	})
+	caps, err := coco.Read(captions, progressFunc(bar))
 	bar.Finish()
 	if err != nil {
 		return nil, err

@@ -24,3 +24,14 @@ func newProgress(total int, what string) *progressbar.ProgressBar {
 		progressbar.OptionFullWidth(),
 	)
 }
+
+// progressFunc adapts bar to the progress callback of library code
+// (done, total), whose total may become known only as the work goes.
+func progressFunc(bar *progressbar.ProgressBar) func(done, total int) {
+	return func(done, total int) {
+		if bar.GetMax() != total {
+			bar.ChangeMax(total)
+		}
+		bar.Set(done)
+	}
+}

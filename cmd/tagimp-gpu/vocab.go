@@ -78,12 +78,7 @@ func runVocab(c *cli.Context) error {
 
 	path := c.String("captions")
 	bar := newProgress(-1, "bytes")
-	caps, err := coco.Read(path, func(done, total int) {
-		if bar.GetMax() != total {
-			bar.ChangeMax(total)
-		}
-		bar.Set(done)
-	})
+	caps, err := coco.Read(path, progressFunc(bar))
 	bar.Finish()
 	if err != nil {
 		return err
