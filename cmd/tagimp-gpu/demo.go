@@ -1,30 +1,20 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"tagimp/data/atomicfile"
-	"tagimp/data/coco"
 	"tagimp/data/demo"
 	"tagimp/data/features"
-	"tagimp/data/imageprep"
-	"tagimp/data/labels"
-	"tagimp/data/nouns"
-	"tagimp/data/npy"
-	"tagimp/data/ppmi"
-	"tagimp/data/wordvec"
 	"tagimp/model"
 	"tagimp/model/metrics"
 	"tagimp/model/vgg16"
+	"tagimp/pipeline"
 )
 
 func init() {
@@ -115,388 +105,63 @@ Examples:
 // steps. With real --weights, use the paper's 0.5.
 const demoDropout = 0
 
-// demoResults is DIR/results.json.
-type demoResults struct {
-	Setup  demoSetup        `json:"setup"`
-	Models []metrics.Report `json:"models"` // chance first, then baseline, model1, model2
-	Cloud  *imagePrediction `json:"cloud,omitempty"`
-}
-
-type demoSetup struct {
-	Images    int                `json:"images"`
-	Train     int                `json:"train"`
-	Test      int                `json:"test"`
-	Tags      []string           `json:"tags"`
-	Weights   string             `json:"weights"`
-	TagVec    string             `json:"tagvec"`
-	Device    string             `json:"device"`
-	Config    model.Config       `json:"config"`
-	Seconds   map[string]float64 `json:"seconds"`
-	ChanceDef string             `json:"chance"`
-}
-
-const chanceDefinition = "pixel-blind prior: every test image gets each tag's training frequency as probability and the tag's mean training importance where present as importance"
+// The demo's results, as package pipeline writes them to DIR/results.json.
+type (
+	demoResults = pipeline.DemoResults
+	demoSetup   = pipeline.DemoSetup
+)
 
 func runDemo(c *cli.Context) error {
-	start := time.Now()
-	out := c.String("out")
-	seconds := map[string]float64{}
-	stage := func(name string, t time.Time) { seconds[name] = time.Since(t).Seconds() }
-
-	// 1. The data set.
-	t := time.Now()
-	cfg := demo.DefaultConfig()
-	cfg.Images, cfg.Size, cfg.Seed = c.Int("images"), c.Int("size"), c.Int64("seed")
-	fmt.Fprintf(os.Stderr, "demo: generating %d images of %d×%d in %s\n", cfg.Images, cfg.Size, cfg.Size, filepath.Join(out, "data"))
-	bar := newProgress(cfg.Images, "images")
-	set, err := demo.Write(filepath.Join(out, "data"), cfg, func(done, _ int) { bar.Set(done) })
-	bar.Finish()
-	if err != nil {
-		return err
-	}
-	stage("generate", t)
-
-	// 2. Vocabulary, labels, split.
-	t = time.Now()
-	caps, err := coco.Read(set.Captions, nil)
-	if err != nil {
-		return err
-	}
-	tagger, err := nouns.NewTagger()
-	if err != nil {
-		return err
-	}
-	texts, _ := caps.Flat()
-	bar = newProgress(len(texts), "captions")
-	nn := tagger.NounsAll(texts, 0, func(done, _ int) { bar.Set(done) })
-	bar.Finish()
-	vocab, lab, err := labels.Build(caps, nn, c.Int("min-count"))
-	if err != nil {
-		return err
-	}
-	tags := vocab.Names()
-	if len(tags) == 0 {
-		return fmt.Errorf("demo: no noun appears in %d captions; lower --min-count or raise --images", c.Int("min-count"))
-	}
-	nTrain := int(float64(len(caps.IDs))*c.Float64("train-share") + 0.5)
-	splits, err := labels.MakeSplits(caps.IDs, nTrain, 0, cfg.Seed)
-	if err != nil {
-		return fmt.Errorf("demo: split: %w (adjust --train-share or --images)", err)
-	}
-	labelsDir := filepath.Join(out, "labels")
-	if err := labels.WriteDir(labelsDir, vocab, lab, splits); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "demo: %d tags (nouns in ≥ %d captions): %v; %d train / %d test images\n",
-		len(tags), c.Int("min-count"), tags, len(splits.Train), len(splits.Test))
-	stage("vocab", t)
-
-	// 3. fc7 features.
-	t = time.Now()
-	net, meta, err := demoNet(c)
-	if err != nil {
-		return err
-	}
-	prep := imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize}
-	meta.Preprocess, meta.ImageSize = prep.Mode, prep.Size
-	ex, device, err := featureExtractor(c, net)
-	if err != nil {
-		return err
-	}
-	images := make([]features.Image, len(set.Images))
-	for i, im := range set.Images {
-		images[i] = features.Image{ID: im.ID, File: im.FileName}
-	}
-	featDir := filepath.Join(out, "features")
-	bar = newProgress(len(images), "images")
-	sum, err := features.Build(c.Context, features.Config{
-		Out: featDir, ImagesDir: set.ImageDir, Images: images, Load: prep.LoadFile,
-		Extractor: ex, Meta: meta, Batch: 16, Progress: func(done, _ int) { bar.Set(done) },
-	})
-	bar.Finish()
-	if err != nil {
-		return err
-	}
-	if sum.Failed > 0 {
-		return fmt.Errorf("demo: %d images gave no features (see %s)", sum.Failed, sum.ManifestPath)
-	}
-	feat, err := features.Load(featDir)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "demo: fc7 of %d images (%d-d) on %s, %s\n", len(feat.IDs), feat.Dim, device, prep)
-	stage("features", t)
-
-	// 4. Tag vectors.
-	t = time.Now()
-	tagVecs, dim, vecSource, err := demoTagVectors(c, texts, tags)
-	if err != nil {
-		return err
-	}
-	tagVecPath, err := filepath.Abs(filepath.Join(labelsDir, "tagvec.npy"))
-	if err != nil {
-		return err
-	}
-	if err := npy.WriteFile(tagVecPath, npy.F32(tagVecs, len(tags), dim)); err != nil {
-		return err
-	}
-	stage("tagvec", t)
-
-	// 5. The three models.
-	t = time.Now()
-	T := len(tags)
-	train, err := model.Join("train", splits.Train, feat.IDs, feat.Rows, feat.Dim, lab.IDs, lab.Presence, lab.Importance, T)
-	if err != nil {
-		return err
-	}
-	test, err := model.Join("test", splits.Test, feat.IDs, feat.Rows, feat.Dim, lab.IDs, lab.Presence, lab.Importance, T)
-	if err != nil {
-		return err
-	}
+	d := demo.DefaultConfig()
+	d.Images, d.Size, d.Seed = c.Int("images"), c.Int("size"), c.Int64("seed")
 	factory, engine, err := engineFactory(c)
 	if err != nil {
 		return err
 	}
-	absFeat, _ := filepath.Abs(featDir)
-	absLabels, _ := filepath.Abs(labelsDir)
-	source := model.DataSource{
-		Labels: absLabels, Splits: filepath.Join(absLabels, "splits.json"), TagVec: tagVecPath,
-		Features: model.NewFeatureSource(absFeat, feat.Dim, meta),
-		NTrain:   train.N, NTest: test.N,
-	}
-	runDir := filepath.Join(out, "run")
-	var mcfg model.Config
-	reports := []metrics.Report{chanceReport(train, test, c.Float64("threshold"))}
-	for _, kind := range model.Kinds {
-		mcfg = demoModelConfig(c, kind, feat.Dim, T, dim)
-		bar = newProgress(mcfg.Epochs, string(kind)+" epochs")
-		m, err := model.Train(&model.Run{
-			Dir: runDir, Config: mcfg, Tags: tags, TagVecs: tagVecs, Train: train, Test: test,
-			Source: source, Device: engine, Factory: factory,
-			Log: func(msg string) { fmt.Fprintf(os.Stderr, "%s: %s\n", kind, msg) },
-			// The demo's models train in a fraction of a second per epoch:
-			// a checkpoint after every epoch would cost as much as training.
-			CheckpointEvery: 10,
-			OnEpoch: func(m *model.Meta) {
-				bar.Set(m.Epoch)
-				// Drawing the curves costs about as much as an epoch of the
-				// demo's small models: every 10th epoch and the last.
-				if m.Epoch%10 != 0 && m.Epoch != m.Config.Epochs {
-					return
-				}
-				if err := writeCurves(runDir, m); err != nil {
-					fmt.Fprintln(os.Stderr, "warning:", err)
-				}
-			},
-		})
-		bar.Finish()
-		if err != nil {
-			return err
-		}
-		reports = append(reports, m.Metrics)
-	}
-	stage("train", t)
-
-	// 6. A tag cloud for one test image.
-	t = time.Now()
-	cloud, err := demoCloud(out, runDir, set, test, tags, factory, tagVecs)
+	res, err := pipeline.Demo(c.Context, pipeline.DemoConfig{
+		Out: c.String("out"), Data: d,
+		Net:     pipeline.NetSpec{Weights: c.String("weights"), Seed: d.Seed, InputSize: c.Int("input-size")},
+		Vectors: c.String("vectors"), Dim: c.Int("dim"), MinCount: c.Int("min-count"), TrainShare: c.Float64("train-share"),
+		Training: trainingFlags(c, 10),
+	}, cliHooks("demo"), pipeline.Engines{
+		Factory: factory, Engine: engine,
+		NewExtractor: func(net *vgg16.Net) (features.Extractor, string, error) { return featureExtractor(c, net) },
+	})
 	if err != nil {
 		return err
 	}
-	stage("cloud", t)
-	seconds["total"] = time.Since(start).Seconds()
-
-	res := demoResults{
-		Setup: demoSetup{Images: cfg.Images, Train: train.N, Test: test.N, Tags: tags, Weights: meta.Weights,
-			TagVec: vecSource, Device: engine, Config: mcfg, Seconds: seconds, ChanceDef: chanceDefinition},
-		Models: reports, Cloud: cloud,
-	}
-	resPath := filepath.Join(out, "results.json")
-	if err := atomicfile.WriteFile(resPath, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}); err != nil {
-		return fmt.Errorf("demo: write %s: %w", resPath, err)
-	}
-	printDemoResults(os.Stdout, &res, meta.Weights)
-	fmt.Printf("\nresults: %s   models: %s   tag cloud: %s\n", resPath, runDir, cloud.Cloud)
-	fmt.Printf("try: tagimp-gpu predict --run %s --cloud cloud.png %s\n", runDir, cloud.Image)
+	printDemoResults(os.Stdout, res, res.Setup.Weights)
+	resPath := filepath.Join(c.String("out"), pipeline.DemoResultsFile)
+	fmt.Printf("\nresults: %s   models: %s   tag cloud: %s\n", resPath, filepath.Join(c.String("out"), pipeline.RunDir), res.Cloud.Cloud)
+	fmt.Printf("try: tagimp-gpu predict --run %s --cloud cloud.png %s\n", filepath.Join(c.String("out"), pipeline.RunDir), res.Cloud.Image)
 	return nil
 }
 
-// demoNet builds the VGG16 of the demo: real weights when --weights names a
-// file, else seeded random ones at --input-size.
-func demoNet(c *cli.Context) (*vgg16.Net, features.Meta, error) {
-	meta := features.Meta{Backbone: "vgg16-fc7"}
-	seed := c.Int64("seed")
-	if w := c.String("weights"); w != "" {
-		s, random, err := parseRandomWeights(w)
-		if err != nil {
-			return nil, meta, err
-		}
-		if !random {
-			fmt.Fprintf(os.Stderr, "demo: VGG16 with the weights of %s\n", w)
-			net, err := vgg16.Load(w)
-			if err != nil {
-				return nil, meta, err
-			}
-			meta.Weights, meta.WeightsSHA256 = filepath.Base(w), net.SHA256()
-			return net, meta, nil
-		}
-		seed = s
+// trainingFlags reads the models' hyper-parameters of demo and reproduce.
+func trainingFlags(c *cli.Context, checkpointEvery int) pipeline.Training {
+	return pipeline.Training{
+		Epochs: c.Int("epochs"), Batch: c.Int("batch"), Hidden: c.Int("hidden"), Hidden2: c.Int("hidden2"),
+		LR: c.Float64("lr"), Dropout: c.Float64("dropout"), Threshold: c.Float64("threshold"),
+		ImpLossMask: c.String("imp-loss-mask"), Seed: c.Int64("seed"), CheckpointEvery: checkpointEvery,
 	}
-	cfg := vgg16.VGG16()
-	cfg.InputSize = c.Int("input-size")
-	net, err := vgg16.NewRandomConfig(cfg, seed)
-	if err != nil {
-		return nil, meta, fmt.Errorf("--input-size %d: %w", cfg.InputSize, err)
-	}
-	fmt.Fprintf(os.Stderr, "demo: VGG16 with seeded RANDOM weights (seed %d, input %d×%d), not ImageNet ones: pass --weights vgg16-397923af.pth for real features\n",
-		seed, cfg.InputSize, cfg.InputSize)
-	meta.Weights, meta.WeightsSHA256 = "random:"+strconv.FormatInt(seed, 10), net.SHA256()
-	return net, meta, nil
 }
 
-// demoTagVectors returns the [T,dim] tag vectors: PPMI + SVD of the
-// captions, or the --vectors file.
-func demoTagVectors(c *cli.Context, texts, tags []string) ([]float32, int, string, error) {
-	if path := c.String("vectors"); path != "" {
-		tab, err := wordvec.Load(path, tags, wordvec.Options{})
-		if err != nil {
-			return nil, 0, "", err
-		}
-		if len(tab.Missing) > 0 {
-			fmt.Fprintf(os.Stderr, "demo: %d tags have no vector in %s (zero rows): %v\n", len(tab.Missing), path, tab.Missing)
-		}
-		return tab.Vectors, tab.Dim, path, nil
+// cliHooks shows the pipeline's notes and progress on stderr.
+func cliHooks(name string) pipeline.Hooks {
+	return pipeline.Hooks{
+		Log: func(msg string) { fmt.Fprintf(os.Stderr, "%s: %s\n", name, msg) },
+		Progress: func(what string, total int) (func(done, total int), func()) {
+			bar := newProgress(total, what)
+			return progressFunc(bar), func() { bar.Finish() }
+		},
 	}
-	docs := make([][]string, len(texts))
-	for i, s := range texts {
-		docs[i] = ppmi.Tokenize(s)
-	}
-	dim := c.Int("dim")
-	v, err := ppmi.Vectors(docs, tags, dim)
-	if err != nil {
-		return nil, 0, "", err
-	}
-	return v, dim, fmt.Sprintf("ppmi+svd of the demo captions (%d-d)", dim), nil
 }
 
-func demoModelConfig(c *cli.Context, kind model.Kind, d, t, e int) model.Config {
-	m := model.DefaultConfig(kind)
-	m.D, m.T, m.E = d, t, e
-	m.H, m.H2 = c.Int("hidden"), c.Int("hidden2")
-	m.Epochs, m.Batch, m.LR = c.Int("epochs"), c.Int("batch"), c.Float64("lr")
-	m.Seed, m.Threshold = c.Int64("seed"), c.Float64("threshold")
-	m.Dropout = c.Float64("dropout")
-	m.ImpLossMask = c.String("imp-loss-mask")
-	if kind != model.Model2 {
-		m.E, m.H2 = 0, 0 // as train writes them
-	}
-	return m
-}
-
-// chanceReport scores the pixel-blind prior on the test images: every
-// image gets each tag's training frequency as its probability and the tag's
-// mean training importance over the images that hold it as its importance
-// (the best constant for the importance error, which is measured on the true
-// tags only).
+// chanceReport is the demo's chance row (see pipeline.ChanceReport).
 func chanceReport(train, test *model.Data, threshold float64) metrics.Report {
-	T := train.T
-	freq := make([]float32, T)
-	mean := make([]float32, T)
-	for i := 0; i < train.N; i++ {
-		for j := 0; j < T; j++ {
-			freq[j] += float32(train.Presence[i*T+j])
-			mean[j] += train.Importance[i*T+j]
-		}
-	}
-	for j := range freq {
-		if freq[j] > 0 {
-			mean[j] /= freq[j]
-		}
-		freq[j] /= float32(train.N)
-	}
-	prob := make([]float32, test.N*T)
-	imp := make([]float32, test.N*T)
-	for i := 0; i < test.N; i++ {
-		copy(prob[i*T:], freq)
-		copy(imp[i*T:], mean)
-	}
-	rep, err := metrics.Evaluate(test.Presence, test.Importance, prob, imp, test.N, T, threshold)
-	if err != nil {
-		// The inputs are built above with matching shapes; an error here
-		// means an empty split, already refused by model.Join.
-		rep = metrics.Report{}
-	}
+	rep, _ := pipeline.ChanceReport(train, test, threshold)
 	rep.Model = "chance"
 	return rep
-}
-
-// demoCloud predicts the test images with the most advanced model and
-// draws the tag cloud of one of them into DIR/cloud.png: the image whose
-// predicted tags match its true tags best (Jaccard; ties: more true tags,
-// then the lowest id), an example of the model at its best.
-func demoCloud(out, runDir string, set *demo.Set, test *model.Data, tags []string, factory model.Factory, tagVecs []float32) (*imagePrediction, error) {
-	kind, err := pickRunModel(runDir, "")
-	if err != nil {
-		return nil, err
-	}
-	meta, st, err := model.LoadCheckpoint(runDir, kind, false)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := factory(meta.Config, st)
-	if err != nil {
-		return nil, err
-	}
-	defer tr.Close()
-	probs, imps, err := model.Predict(tr, meta.Config, tagVecs, test.X, test.N, nil)
-	if err != nil {
-		return nil, err
-	}
-	T, theta := test.T, meta.Config.Threshold
-	best, bestJ, bestTrue := 0, -1.0, -1
-	for i := 0; i < test.N; i++ {
-		inter, union, truth := 0, 0, 0
-		for j := 0; j < T; j++ {
-			p, y := float64(probs[i*T+j]) >= theta, test.Presence[i*T+j] == 1
-			if p && y {
-				inter++
-			}
-			if p || y {
-				union++
-			}
-			if y {
-				truth++
-			}
-		}
-		jac := 0.0
-		if union > 0 {
-			jac = float64(inter) / float64(union)
-		}
-		if jac > bestJ || jac == bestJ && truth > bestTrue {
-			best, bestJ, bestTrue = i, jac, truth
-		}
-	}
-	prob, imp := probs[best*T:(best+1)*T], imps[best*T:(best+1)*T]
-	im := set.ImageByID(test.IDs[best])
-	pr := &imagePrediction{
-		Image: filepath.Join(set.ImageDir, im.FileName), Model: string(kind), Threshold: meta.Config.Threshold,
-		Tags:  rankTags(tags, prob, imp, meta.Config.Threshold, false),
-		Cloud: filepath.Join(out, "cloud.png"),
-	}
-	if err := writeTagCloud(pr.Cloud, pr.Tags, fmt.Sprintf("demo image %d — %s", im.ID, kind)); err != nil {
-		return nil, err
-	}
-	pr.Truth = map[string]float64{}
-	for j, tg := range tags {
-		if v := test.Importance[best*T+j]; v > 0 {
-			pr.Truth[tg] = float64(v)
-		}
-	}
-	return pr, nil
 }
 
 func printDemoResults(w io.Writer, res *demoResults, weights string) {
@@ -509,7 +174,7 @@ func printDemoResults(w io.Writer, res *demoResults, weights string) {
 			r.Model, r.MAPImage, r.MAPClass, r.Jaccard, r.MAE, r.MSE, r.OF1, r.Spearman, r.NDCG)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "chance = %s.\nMAE and MSE are over the true tags only (the paper's definition); lower is better.\n", chanceDefinition)
+	fmt.Fprintf(w, "chance = %s.\nMAE and MSE are over the true tags only (the paper's definition); lower is better.\n", pipeline.ChanceDefinition)
 	if cl := res.Cloud; cl != nil {
 		fmt.Fprintf(w, "\nThe test image whose tags %s predicts best:\n", cl.Model)
 		printPrediction(w, *cl)
@@ -517,6 +182,9 @@ func printDemoResults(w io.Writer, res *demoResults, weights string) {
 	var parts []string
 	for _, k := range []string{"generate", "vocab", "features", "tagvec", "train", "cloud", "total"} {
 		parts = append(parts, fmt.Sprintf("%s %.1fs", k, res.Setup.Seconds[k]))
+	}
+	if len(res.Setup.Skipped) > 0 {
+		parts = append(parts, fmt.Sprintf("(done before: %v)", res.Setup.Skipped))
 	}
 	fmt.Fprintf(w, "time: %v\n", parts)
 }

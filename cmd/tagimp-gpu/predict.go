@@ -14,12 +14,10 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tagimp/data/features"
-	"tagimp/data/imageprep"
-	"tagimp/data/npy"
 	"tagimp/model"
 	"tagimp/model/cpu"
 	"tagimp/model/vgg16"
-	"tagimp/viz"
+	"tagimp/tagger"
 )
 
 func init() {
@@ -65,77 +63,39 @@ Examples:
 	})
 }
 
-// predictedTag is one tag of one image's prediction.
-type predictedTag struct {
-	Tag         string  `json:"tag"`
-	Importance  float64 `json:"importance"`
-	Probability float64 `json:"probability"`
-	Predicted   bool    `json:"predicted"` // probability ≥ threshold
-}
+// predictedTag and imagePrediction are the tagger package's types, under
+// the names this package's tests and demo use.
+type (
+	predictedTag    = tagger.Tag
+	imagePrediction = tagger.Prediction
+)
 
-// imagePrediction is what predict prints for one image.
-type imagePrediction struct {
-	Image     string         `json:"image"`
-	Model     string         `json:"model"`
-	Threshold float64        `json:"threshold"`
-	Tags      []predictedTag `json:"tags"`
-	Cloud     string         `json:"cloud,omitempty"`
-	// Truth is the true importance of the image's tags, when known (demo).
-	Truth map[string]float64 `json:"truth,omitempty"`
-	// Error says why the image could not be tagged (unreadable file);
-	// Tags is then empty.
-	Error string `json:"error,omitempty"`
-}
+var (
+	rankTags      = tagger.Rank
+	writeTagCloud = tagger.WriteCloud
+	runFeatureNet = tagger.FeatureNet
+	pickRunModel  = tagger.PickModel
+)
 
 func runPredict(c *cli.Context) error {
 	paths := c.Args().Slice()
 	if len(paths) == 0 {
 		return fmt.Errorf("predict: name at least one image file")
 	}
-	run := c.String("run")
-	kind, err := pickRunModel(run, c.String("model"))
+	m, err := openTagger(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("predict: %w", err)
 	}
-	meta, st, err := model.LoadCheckpoint(run, kind, false)
-	if err != nil {
-		return err
-	}
-	cfg := meta.Config
-	if c.IsSet("threshold") {
-		cfg.Threshold = c.Float64("threshold")
-		if err := cfg.Validate(); err != nil {
-			return fmt.Errorf("--threshold: %w", err)
-		}
-	}
-	var tagVecs []float32
-	if kind == model.Model2 {
-		if tagVecs, err = readRunTagVecs(meta); err != nil {
-			return err
-		}
-	}
-	net, prep, err := runFeatureNet(meta.Data.Features, c.String("weights"))
-	if err != nil {
-		return err
-	}
-	ex, device, err := featureExtractor(c, net)
-	if err != nil {
-		return err
-	}
-	factory, engine, err := engineFactory(c)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "predict: %s of %s (%d tags), VGG16 %s, %s, features on %s, model on %s\n",
-		kind, run, cfg.T, net.Source(), prep, device, engine)
+	defer m.Close()
+	fmt.Fprintf(os.Stderr, "predict: %s\n", m)
 
 	// An image that cannot be read is reported and skipped; the others
 	// still get their tags.
 	failed := make([]error, len(paths))
 	var good []int
-	x := make([]float32, 0, len(paths)*prep.Len())
+	x := make([]float32, 0, len(paths)*m.Prep.Len())
 	for i, p := range paths {
-		img, err := prep.LoadFile(p)
+		img, err := m.Prep.LoadFile(p)
 		if err != nil {
 			failed[i] = err
 			if strings.Contains(err.Error(), p) {
@@ -150,24 +110,24 @@ func runPredict(c *cli.Context) error {
 	}
 	var prob, imp []float32
 	if len(good) > 0 {
-		if prob, imp, err = predictImages(c, ex, factory, engine, cfg, st, tagVecs, x, len(good), prep.Len(), run); err != nil {
+		if prob, imp, err = predictImages(c, m, x, len(good)); err != nil {
 			return err
 		}
 	}
 	var out []imagePrediction
 	row := 0
 	for i, p := range paths {
-		pr := imagePrediction{Image: p, Model: string(kind), Threshold: cfg.Threshold}
+		pr := imagePrediction{Image: p, Model: string(m.Kind), Threshold: m.Config.Threshold}
 		if failed[i] != nil {
 			pr.Error = failed[i].Error()
 			out = append(out, pr)
 			continue
 		}
-		pr.Tags = rankTags(meta.Tags, prob[row*cfg.T:(row+1)*cfg.T], imp[row*cfg.T:(row+1)*cfg.T], cfg.Threshold, c.Bool("all"))
+		pr.Tags = m.Rank(prob, imp, row, c.Bool("all"))
 		row++
 		if cl := c.String("cloud"); cl != "" {
 			pr.Cloud = cloudPath(cl, i, len(paths))
-			if err := writeTagCloud(pr.Cloud, pr.Tags, filepath.Base(p)+" — "+string(kind)); err != nil {
+			if err := writeTagCloud(pr.Cloud, pr.Tags, filepath.Base(p)+" — "+string(m.Kind)); err != nil {
 				return err
 			}
 		}
@@ -192,115 +152,39 @@ func runPredict(c *cli.Context) error {
 	return nil
 }
 
-// predictImages runs VGG16 (ex) over the n preprocessed images in x (each
-// of size values) and the run's model over their fc7 features, returning
-// the tag probabilities and importance (n×T each).
-func predictImages(c *cli.Context, ex features.Extractor, factory model.Factory, engine string, cfg model.Config, st *model.State, tagVecs, x []float32, n, size int, run string) (prob, imp []float32, err error) {
+// openTagger opens the model of --run for the flags --model, --weights,
+// --threshold, --device and --batch.
+func openTagger(c *cli.Context) (*tagger.Model, error) {
+	factory, engine, err := engineFactory(c)
+	if err != nil {
+		return nil, err
+	}
+	return tagger.Open(c.String("run"), tagger.Options{
+		Model: c.String("model"), Weights: c.String("weights"), Threshold: c.Float64("threshold"),
+		Factory: factory, Engine: engine,
+		NewExtractor: func(net *vgg16.Net) (features.Extractor, string, error) { return featureExtractor(c, net) },
+	})
+}
+
+// predictImages runs VGG16 and the model over the n preprocessed images in
+// x in batches of --batch, returning the tag probabilities and importance
+// (n×T each).
+func predictImages(c *cli.Context, m *tagger.Model, x []float32, n int) (prob, imp []float32, err error) {
 	batch := max(1, c.Int("batch"))
+	size := m.Prep.Len()
 	bar := newProgress(n, "images")
-	fc7 := make([]float32, 0, n*ex.Dim())
+	fc7 := make([]float32, 0, n*m.Config.D)
 	for lo := 0; lo < n; lo += batch {
-		m := min(batch, n-lo)
-		f, err := ex.Extract(x[lo*size:(lo+m)*size], m)
+		k := min(batch, n-lo)
+		f, err := m.Features(x[lo*size:(lo+k)*size], k)
 		if err != nil {
-			return nil, nil, fmt.Errorf("predict: VGG16: %w", err)
+			return nil, nil, fmt.Errorf("predict: %w", err)
 		}
 		fc7 = append(fc7, f...)
-		bar.Add(m)
+		bar.Add(k)
 	}
 	bar.Finish()
-	if ex.Dim() != cfg.D {
-		return nil, nil, fmt.Errorf("predict: the network gives %d features, the model of %s takes %d", ex.Dim(), run, cfg.D)
-	}
-	tr, err := factory(cfg, st)
-	if err != nil {
-		return nil, nil, fmt.Errorf("predict: start %s engine: %w", engine, err)
-	}
-	defer tr.Close()
-	return model.Predict(tr, cfg, tagVecs, fc7, n, nil)
-}
-
-// pickRunModel returns the model named by flag, or the most advanced model
-// the run holds.
-func pickRunModel(run, flag string) (model.Kind, error) {
-	if flag != "" {
-		return model.ParseKind(flag)
-	}
-	for _, k := range []model.Kind{model.Model2, model.Model1, model.Baseline} {
-		if _, err := model.ReadMeta(run, k); err == nil {
-			return k, nil
-		} else if !model.IsNotExist(err) {
-			return "", err
-		}
-	}
-	return "", fmt.Errorf("--run %s holds no trained model (no baseline.json, model1.json or model2.json): train one with `tagimp-gpu train --out %s`", run, run)
-}
-
-// readRunTagVecs reads the [T,E] tag vectors a Model 2 run was trained with.
-func readRunTagVecs(meta *model.Meta) ([]float32, error) {
-	path := meta.Data.TagVec
-	if path == "" {
-		return nil, fmt.Errorf("predict: the run records no tag-vector file, which model2 needs: predict with --model model1")
-	}
-	a, err := npy.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("predict: model2's tag vectors: %w (the run was trained with --tagvec %s; restore that file or use --model model1)", err, path)
-	}
-	if a.Dtype != "<f4" || len(a.Shape) != 2 || a.Shape[0] != meta.Config.T || a.Shape[1] != meta.Config.E {
-		return nil, fmt.Errorf("predict: tag vectors %s are %s %v, the model needs float32 [%d %d]", path, a.Dtype, a.Shape, meta.Config.T, meta.Config.E)
-	}
-	return a.F32, nil
-}
-
-// runFeatureNet rebuilds the VGG16 and preprocessing a run's features were
-// computed with, as the run's metadata records them (weights, SHA-256,
-// preprocessing, center crop, input size); the feature cache's manifest
-// is read only for what runs trained before the metadata recorded it lack,
-// so a run predicts without its cache. weights overrides the network (a
-// file or random:SEED); its SHA-256 must match the one recorded.
-func runFeatureNet(src model.FeatureSource, weights string) (*vgg16.Net, imageprep.Config, error) {
-	if src.Weights == "" || src.CenterCrop == nil || src.ImageSize == 0 || src.Preprocess == "" {
-		src = model.CompleteFeatureSource(src)
-	}
-	if weights == "" {
-		weights = src.Weights
-	}
-	size, mode, crop := src.ImageSize, src.Preprocess, false
-	if src.CenterCrop != nil {
-		crop = *src.CenterCrop
-	}
-	if size == 0 {
-		size = 224
-	}
-	if weights == "" {
-		return nil, imageprep.Config{}, fmt.Errorf("predict: the run does not say which VGG16 weights its features used (its metadata records none and %s has no manifest.json): pass --weights FILE or random:SEED", src.Path)
-	}
-	cfg := vgg16.VGG16()
-	cfg.InputSize = size
-	var net *vgg16.Net
-	seed, random, err := parseRandomWeights(weights)
-	switch {
-	case err != nil:
-		return nil, imageprep.Config{}, err
-	case random:
-		net, err = vgg16.NewRandomConfig(cfg, seed)
-	default:
-		if _, statErr := os.Stat(weights); statErr != nil {
-			return nil, imageprep.Config{}, fmt.Errorf("predict: VGG16 weights %s: %w; pass the file the run's features were computed with as --weights FILE", weights, statErr)
-		}
-		net, err = vgg16.LoadConfig(weights, cfg)
-	}
-	if err != nil {
-		return nil, imageprep.Config{}, fmt.Errorf("predict: %w", err)
-	}
-	if want := src.WeightsSHA256; want != "" && net.SHA256() != want {
-		return nil, imageprep.Config{}, fmt.Errorf("predict: VGG16 %s has SHA-256 %.12s…, but the run was trained on features from weights %.12s…: pass those weights with --weights", net.Source(), net.SHA256(), want)
-	}
-	if mode == "" {
-		mode = net.Preprocess()
-	}
-	prep := imageprep.Config{Mode: mode, Size: size, CenterCrop: crop}
-	return net, prep, prep.Validate()
+	return m.Classify(fc7, n)
 }
 
 // engineFactory picks the engine that runs the models for --device (the
@@ -321,29 +205,6 @@ func engineFactory(c *cli.Context) (model.Factory, string, error) {
 	return f, device, nil
 }
 
-// rankTags lists tags by importance (highest first), keeping those predicted
-// (probability ≥ threshold) unless all is set; ties go by probability, then
-// name.
-func rankTags(tags []string, prob, imp []float32, threshold float64, all bool) []predictedTag {
-	var out []predictedTag
-	for j, t := range tags {
-		p := float64(prob[j])
-		if p >= threshold || all {
-			out = append(out, predictedTag{Tag: t, Importance: float64(imp[j]), Probability: p, Predicted: p >= threshold})
-		}
-	}
-	sort.SliceStable(out, func(a, b int) bool {
-		if out[a].Importance != out[b].Importance {
-			return out[a].Importance > out[b].Importance
-		}
-		if out[a].Probability != out[b].Probability {
-			return out[a].Probability > out[b].Probability
-		}
-		return out[a].Tag < out[b].Tag
-	})
-	return out
-}
-
 // cloudPath numbers the cloud file when there are several images.
 func cloudPath(path string, i, n int) string {
 	if n == 1 {
@@ -351,26 +212,6 @@ func cloudPath(path string, i, n int) string {
 	}
 	ext := filepath.Ext(path)
 	return strings.TrimSuffix(path, ext) + "-" + strconv.Itoa(i+1) + ext
-}
-
-// writeTagCloud draws the predicted tags, sized by importance.
-func writeTagCloud(path string, tags []predictedTag, title string) error {
-	var words []viz.CloudWord
-	for _, t := range tags {
-		if t.Predicted {
-			words = append(words, viz.CloudWord{Text: t.Tag, Weight: max(t.Importance, 0)})
-		}
-	}
-	if len(words) == 0 {
-		title += " (no tag above the threshold)"
-	}
-	opt := viz.DefaultCloudOptions()
-	opt.Title = title
-	cl, err := viz.LayoutCloud(words, opt)
-	if err != nil {
-		return err
-	}
-	return viz.WriteCloud(path, cl)
 }
 
 func printPrediction(w io.Writer, pr imagePrediction) {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -11,7 +10,7 @@ import (
 
 	"tagimp/model"
 	"tagimp/model/cpu"
-	"tagimp/viz"
+	"tagimp/pipeline"
 )
 
 // gpuTrainerFactory builds the GPU engine. It is nil in the plain build;
@@ -200,29 +199,5 @@ func runTrain(c *cli.Context) error {
 	return nil
 }
 
-// curvesPath returns RUN/<model>-curves.png.
-func curvesPath(dir string, kind model.Kind) string {
-	return filepath.Join(dir, string(kind)+"-curves.png")
-}
-
 // writeCurves draws the run's training losses and validation metrics.
-func writeCurves(dir string, m *model.Meta) error {
-	var x, total, tag, imp, imp2, mapI, mapC, jac, mae, mse []float64
-	for _, h := range m.History {
-		x = append(x, float64(h.Epoch))
-		total, tag, imp, imp2 = append(total, h.Loss.Total), append(tag, h.Loss.Tag), append(imp, h.Loss.Imp), append(imp2, h.Loss.Imp2)
-		mapI, mapC, jac = append(mapI, h.Val.MAPImage), append(mapC, h.Val.MAPClass), append(jac, h.Val.Jaccard)
-		mae, mse = append(mae, h.Val.MAE), append(mse, h.Val.MSE)
-	}
-	loss := viz.Panel{Title: "training loss", YLabel: "loss", Series: []viz.Series{{Name: "total", X: x, Y: total}, {Name: "tag BCE", X: x, Y: tag}}}
-	if m.Config.Kind.HasImportanceHead() {
-		loss.Series = append(loss.Series, viz.Series{Name: "importance MSE", X: x, Y: imp})
-	}
-	if m.Config.Kind.HasImportanceMLP() {
-		loss.Series = append(loss.Series, viz.Series{Name: "importance MLP MSE", X: x, Y: imp2})
-	}
-	val := viz.Panel{Title: "validation (test split)", YLabel: "metric", Series: []viz.Series{
-		{Name: "mAP per image", X: x, Y: mapI}, {Name: "mAP per class", X: x, Y: mapC}, {Name: "Jaccard", X: x, Y: jac},
-		{Name: "importance MAE", X: x, Y: mae}, {Name: "importance MSE", X: x, Y: mse}}}
-	return viz.WriteCurves(curvesPath(dir, m.Config.Kind), string(m.Config.Kind), loss, val)
-}
+func writeCurves(dir string, m *model.Meta) error { return pipeline.WriteCurves(dir, m) }
