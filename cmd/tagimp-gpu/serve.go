@@ -87,4 +87,3 @@ func runServe(c *cli.Context) error {
 	}
 	return err
 }
-
