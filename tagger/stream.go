@@ -88,7 +88,14 @@ func ListImages(args []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if d.Type().IsRegular() && imageExts[strings.ToLower(filepath.Ext(p))] {
+			if d.IsDir() || !imageExts[strings.ToLower(filepath.Ext(p))] {
+				return nil
+			}
+			// Regular files, and links to them (a folder of links is a
+			// common way to pick images).
+			if d.Type().IsRegular() {
+				found = append(found, p)
+			} else if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 				found = append(found, p)
 			}
 			return nil

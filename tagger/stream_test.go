@@ -183,3 +183,32 @@ func TestFileID(t *testing.T) {
 		}
 	}
 }
+
+// A folder gives its images, links to images included, in name order;
+// other files are left out.
+func TestListImages(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	for _, f := range []string{"b.jpg", "a.PNG", "sub/c.jpeg", "notes.txt"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
+	}
+	if err := os.Symlink(filepath.Join(dir, "b.jpg"), filepath.Join(dir, "link.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tagger.ListImages([]string{dir, filepath.Join(dir, "notes.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel []string
+	for _, g := range got {
+		r, _ := filepath.Rel(dir, g)
+		rel = append(rel, r)
+	}
+	want := []string{"a.PNG", "b.jpg", "link.jpg", "sub/c.jpeg", "notes.txt"}
+	if strings.Join(rel, " ") != strings.Join(want, " ") {
+		t.Errorf("ListImages = %v, want %v", rel, want)
+	}
+	if _, err := tagger.ListImages([]string{filepath.Join(dir, "absent")}); err == nil {
+		t.Errorf("a missing argument gives no error")
+	}
+}

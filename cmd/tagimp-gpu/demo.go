@@ -42,7 +42,10 @@ other commands:
 Layout of DIR: data/ (images/, captions.json, instances.json with the true mention
 probabilities), labels/ (vocab.json, labels.npz, splits.json, tagvec.npy),
 features/ (fc7 cache), run/ (checkpoints, histories), results.json, cloud.png.
-Running it again with the same flags reuses the finished features and models.
+The stages live in package pipeline (as reproduce's do): running it again skips
+every stage whose output exists and matches its inputs (DIR/stages.json for the
+data set, labels and tag vectors; the feature manifest and the checkpoints for
+the rest), and an interrupted run resumes where it stopped.
 
 The defaults take about three minutes of CPU time (VGG16 on 800 images, then 40
 epochs of each model): 175 s measured on two cores busy with other work too, less
