@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tagimp/data/atomicfile"
+	"tagimp/data/dirlock"
 	"tagimp/model/metrics"
 )
 
@@ -50,6 +51,9 @@ type Run struct {
 	// fallback is also recorded in the metadata's Device, so it is never
 	// silent even without Log.
 	Log func(msg string)
+	// SkipChecksum resumes without comparing the checkpoint's files with
+	// the SHA-256 its metadata records (see LoadOptions).
+	SkipChecksum bool
 }
 
 // HistoryPath returns RUN/<model>-history.csv.
@@ -89,6 +93,13 @@ func Train(r *Run) (*Meta, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
+	// One writer per run folder: a second train (or demo) into it is
+	// refused, naming the holder, instead of both overwriting each other.
+	lock, err := dirlock.Acquire(r.Dir, "")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	meta, st, err := r.resume()
 	if err != nil {
 		return nil, err
@@ -96,7 +107,13 @@ func Train(r *Run) (*Meta, error) {
 	if meta.Epoch >= c.Epochs {
 		return meta, nil
 	}
-	tr, err := r.Factory(c, st)
+	// The engine's buffers hold min(batch, rows) rows; a batch that still
+	// cannot fit is refused before anything is allocated.
+	ec := EngineConfig(c, r.Train.N)
+	if err := CheckBatchMemory(ec); err != nil {
+		return nil, err
+	}
+	tr, err := r.Factory(ec, st)
 	if err != nil {
 		return nil, fmt.Errorf("%s: start engine: %w", c.Kind, err)
 	}
@@ -108,7 +125,7 @@ func Train(r *Run) (*Meta, error) {
 	}
 	var b *Batch
 	if res == nil {
-		b = newBatch(c)
+		b = newBatch(ec)
 	}
 	saved := meta.Epoch // the epoch of the checkpoint on disk
 	for epoch := meta.Epoch + 1; epoch <= c.Epochs; epoch++ {
@@ -123,7 +140,7 @@ func Train(r *Run) (*Meta, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep, err := Evaluate(tr, c, r.TagVecs, r.Test, nil)
+		rep, err := Evaluate(tr, ec, r.TagVecs, r.Test, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: epoch %d validation: %w", c.Kind, epoch, err)
 		}
@@ -361,7 +378,7 @@ func (r *Run) resume() (*Meta, *State, error) {
 	if old.Epoch >= c.Epochs {
 		return old, nil, nil
 	}
-	_, st, err := LoadCheckpoint(r.Dir, c.Kind, true)
+	_, st, err := LoadCheckpointWith(r.Dir, c.Kind, LoadOptions{Opt: true, SkipChecksum: r.SkipChecksum})
 	if err != nil {
 		return nil, nil, err
 	}
