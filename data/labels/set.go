@@ -56,6 +56,9 @@ func Read(path string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read labels: %w", err)
 	}
+	if err := checkCommitted(filepath.Dir(npzPath), filepath.Base(npzPath)); err != nil {
+		return nil, err
+	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("read labels %s: %s (rewrite it with tagimp-gpu vocab)", npzPath, fmt.Sprintf(format, args...))
 	}
