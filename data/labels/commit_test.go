@@ -129,4 +129,3 @@ func helperCmd(t *testing.T, dir string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), "LABELS_WRITE_HELPER="+dir)
 	return cmd
 }
-
