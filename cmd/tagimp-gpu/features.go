@@ -105,6 +105,9 @@ func runFeatures(c *cli.Context) error {
 	if len(unset) > 0 {
 		return fmt.Errorf("features: %s not set (see tagimp-gpu features --help)", strings.Join(unset, ", "))
 	}
+	if err := positive(c, "batch", "workers", "shard-size"); err != nil {
+		return err
+	}
 	captions, imagesDir, weights := c.String("captions"), c.String("images"), c.String("weights")
 	if st, err := os.Stat(imagesDir); err != nil || !st.IsDir() {
 		return fmt.Errorf("--images %s: no such folder; pass the folder that holds the caption file's images", imagesDir)

@@ -74,6 +74,7 @@ Example:
 			&cli.StringFlag{Name: "imp-loss-mask", Value: model.MaskAll, Usage: "importance MSE over all entries (all) or over the ground-truth tags only (true)"},
 			&cli.IntFlag{Name: "checkpoint-every", Value: 1, Usage: "save a checkpoint every `K` epochs and after the last (a stopped run resumes from the last saved epoch)"},
 			deviceFlag(),
+			skipChecksumFlag(),
 		},
 		Action: runTrain,
 	})
@@ -111,6 +112,14 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := positive(c, "epochs", "batch", "hidden", "hidden2", "checkpoint-every"); err != nil {
+		return err
+	}
+	release, err := lockOut(c, "out")
+	if err != nil {
+		return err
+	}
+	defer release()
 	device, err := resolveDevice(c)
 	if err != nil {
 		return err
@@ -167,6 +176,7 @@ func runTrain(c *cli.Context) error {
 		run := &model.Run{
 			Dir: out, Config: cfg, Tags: data.Tags, TagVecs: data.TagVecs, Train: data.Train, Test: data.Test,
 			Source: data.Source, Device: device, Factory: factory,
+			CheckpointEvery: c.Int("checkpoint-every"), SkipChecksum: c.Bool("skip-checksum"),
 			Log: func(msg string) { fmt.Fprintf(os.Stderr, "%s: %s\n", kind, msg) },
 			Progress: func(done, total int) {
 				if done == 1 {

@@ -67,6 +67,11 @@ func runVocab(c *cli.Context) error {
 	case c.IsSet("test") && !c.IsSet("train"):
 		return errors.New("vocab: --test needs --train")
 	}
+	release, err := lockOut(c, "out")
+	if err != nil {
+		return err
+	}
+	defer release()
 	var vocab *labels.Vocab
 	if fixed != "" {
 		v, err := labels.ReadVocab(fixed)

@@ -1,6 +1,7 @@
 package labels
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,7 +46,11 @@ func (s *Set) Subset(ids []int64) (*Set, error) {
 // directory written by tagimp-gpu vocab or the labels.npz in it.
 func Read(path string) (*Set, error) {
 	npzPath := path
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("labels %s: %w; pass the folder written by tagimp-gpu vocab (or its labels.npz)", path, unwrapPath(err))
+	}
+	if st.IsDir() {
 		npzPath = filepath.Join(path, "labels.npz")
 	}
 	v, err := ReadVocab(filepath.Join(filepath.Dir(npzPath), "vocab.json"))
@@ -82,4 +87,13 @@ func Read(path string) (*Set, error) {
 		}
 	}
 	return &Set{IDs: ids.I64, Tags: v.Names(), Presence: pres.U8, Importance: imp.F32}, nil
+}
+
+// unwrapPath drops a *PathError's own path (the message names it).
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
