@@ -156,4 +156,3 @@ func TestEvalUnfinished(t *testing.T) {
 		t.Errorf("eval JSON: %v %v", reps, err)
 	}
 }
-

@@ -16,11 +16,11 @@ import (
 	"tagimp/data/features"
 	"tagimp/data/imageprep"
 	"tagimp/data/npy"
+	"tagimp/internal/argcheck"
 	"tagimp/model"
 	"tagimp/model/cpu"
 	"tagimp/model/vgg16"
 	"tagimp/viz"
-	"tagimp/internal/argcheck"
 )
 
 func init() {
