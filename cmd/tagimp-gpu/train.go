@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
+	"tagimp/internal/progress"
 	"tagimp/model"
 	"tagimp/model/cpu"
 	"tagimp/viz"
@@ -164,7 +164,7 @@ func runTrain(c *cli.Context) error {
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("%s: %w", kind, err)
 		}
-		var bar *progressbar.ProgressBar
+		var bar *progress.Bar
 		epochLabel := func(e int) string { return fmt.Sprintf("%s epoch %d/%d", kind, e, cfg.Epochs) }
 		epoch := 0
 		if m, err := model.ReadMeta(out, kind); err == nil {
