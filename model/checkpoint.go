@@ -431,13 +431,23 @@ func publishParams(dir string, kind Kind, files CheckpointFiles) error {
 func removeSuperseded(dir string, kind Kind, keep CheckpointFiles) {
 	k := string(kind)
 	epochFiles, _ := filepath.Glob(filepath.Join(dir, k+".e[0-9]*.npz"))
-	temps, _ := filepath.Glob(filepath.Join(dir, "."+k+".*tmp*"))
+	temps := runTemps(dir, kind)
 	_, legacyOpt, _ := CheckpointPaths(dir, kind)
 	for _, p := range append(append(epochFiles, temps...), legacyOpt) {
 		if b := filepath.Base(p); b != keep.Params && b != keep.Opt {
 			os.Remove(p)
 		}
 	}
+}
+
+// runTemps lists the temporary files that writes of kind's files into dir
+// leave when killed: checkpoints (.<model>.*tmp*) and the history and
+// curves (.<model>-history.csv.tmp-*, .<model>-curves.png.tmp-*).
+func runTemps(dir string, kind Kind) []string {
+	k := string(kind)
+	a, _ := filepath.Glob(filepath.Join(dir, "."+k+".*tmp*"))
+	b, _ := filepath.Glob(filepath.Join(dir, "."+k+"-*.tmp-*"))
+	return append(a, b...)
 }
 
 // syncDir flushes dir's entries (renames, new files) to disk.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -100,6 +101,11 @@ func Train(r *Run) (*Meta, error) {
 		return nil, err
 	}
 	defer lock.Release()
+	// Temporary files of a killed run of this model (the lock says no
+	// other run is writing them).
+	for _, p := range runTemps(r.Dir, c.Kind) {
+		os.Remove(p)
+	}
 	meta, st, err := r.resume()
 	if err != nil {
 		return nil, err

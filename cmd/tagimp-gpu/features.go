@@ -67,6 +67,7 @@ Example:
 			&cli.IntFlag{Name: "shard-count", Usage: "number of parts N for JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT"},
 			&cli.IntFlag{Name: "shard-size", Value: 1000, Usage: "images per shard file"},
 			&cli.StringFlag{Name: "preprocess", Usage: "torchvision or caffe; default: what the weights expect"},
+			&cli.IntFlag{Name: "input-size", Value: 224, Usage: "with --weights random:SEED: the network's input size (tests, demos; real weights use 224)"},
 			&cli.BoolFlag{Name: "center-crop", Usage: "resize the short side to 256 and crop 224 (torchvision style) instead of resizing the whole image to 224x224 (the paper)"},
 		},
 		Action: runFeatures,
@@ -133,9 +134,16 @@ func runFeatures(c *cli.Context) error {
 	var net *vgg16.Net
 	meta := features.Meta{Backbone: "vgg16-fc7"}
 	if random {
-		net = vgg16.NewRandom(seed)
+		cfg := vgg16.VGG16()
+		cfg.InputSize = c.Int("input-size")
+		if net, err = vgg16.NewRandomConfig(cfg, seed); err != nil {
+			return fmt.Errorf("--input-size %d: %w", cfg.InputSize, err)
+		}
 		meta.Weights = "random:" + strconv.FormatInt(seed, 10)
 	} else {
+		if c.IsSet("input-size") {
+			return fmt.Errorf("--input-size: only with --weights random:SEED (the weights %s fix the input size)", weights)
+		}
 		fmt.Fprintf(os.Stderr, "loading VGG16 weights %s\n", weights)
 		if net, err = vgg16.Load(weights); err != nil {
 			return err
