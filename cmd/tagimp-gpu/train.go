@@ -197,9 +197,8 @@ func runTrain(c *cli.Context) error {
 		}
 		m, err := model.Train(run)
 		if err != nil {
-			if bar != nil && !bar.IsFinished() {
-				// The error goes on its own line, not after the bar.
-				fmt.Fprintln(os.Stderr)
+			if bar != nil {
+				bar.Exit() // the error goes on its own line, not after the bar
 			}
 			return err
 		}
