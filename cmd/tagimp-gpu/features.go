@@ -41,6 +41,9 @@ finished shards are checked and kept, the rest computed; the result is byte-iden
 to an uninterrupted run. An image that fails to decode is listed in the manifest and
 the run goes on; a missing images folder or weights file stops it at once.
 
+One run per part: a second run of the same part into --out while the first is
+running is refused, naming it (a lock per part; other parts may share the folder).
+
 Several machines: --shard K/N computes the images whose id mod N == K (manifest
 manifest-KofN.json). Without --shard, a Slurm array (SLURM_ARRAY_TASK_ID and
 SLURM_ARRAY_TASK_COUNT, contiguous --array) or a Kubernetes Indexed Job

@@ -44,7 +44,10 @@ Adam state of that epoch), <model>.npz (the same parameters at a fixed name,
 numpy-readable), <model>-history.csv and <model>-curves.png.
 
 Rerunning the same command resumes after the last completed epoch (raise
---epochs to train longer). Refused, naming what differs: other settings,
+--epochs to train longer); the checkpoint's files must match the SHA-256 its
+<model>.json records (--skip-checksum skips that check). A second train (or
+any writer) into a folder in use is refused, naming the process. Buffers hold
+min(--batch, training rows) rows; a batch that cannot fit memory is refused. Refused, naming what differs: other settings,
 another vocabulary, features computed differently (backbone, weights, pre-
 processing, center crop, image size, width; a bare .npy must be the same file)
 or other training or test images. A NaN/Inf loss stops training, naming epoch

@@ -36,7 +36,10 @@ and writes to --out:
 Label a second file (e.g. the test file) over the vocabulary of the first with
 --vocab; its vocab.json is then a copy of that vocabulary.
 
-All files appear together or not at all. A malformed or inconsistent captions file
+All files appear together or not at all: labels-manifest.json, written as the
+commit, names them with their SHA-256, and every reader checks it; a rerun into
+the folder removes a splits.json it does not write. A second vocab (or any
+writer) into a folder in use is refused, naming the process. A malformed or inconsistent captions file
 (captions for unknown images, images without captions) is an error.
 
 Examples:
