@@ -240,4 +240,3 @@ func TestFaultInjectionFeatures(t *testing.T) {
 		sameFolders(t, "features trial "+strconv.Itoa(trial), want, folderBytes(t, out))
 	}
 }
-
