@@ -21,12 +21,12 @@ type TagCount struct {
 
 // Vocab is the tag vocabulary, the content of vocab.json.
 type Vocab struct {
-	MinCount int        `json:"min_count"` // tags counted fewer times were dropped
+	MinCount int `json:"min_count"` // tags counted fewer times were dropped
 	// NounShare is the --noun-share the tags had to reach (0: not checked).
-	NounShare float64 `json:"noun_share,omitempty"`
-	Images   int        `json:"images"`    // images of the caption file it was built from
-	Captions int        `json:"captions"`  // captions of that file
-	Tags     []TagCount `json:"tags"`      // descending count, ties alphabetical
+	NounShare float64    `json:"noun_share,omitempty"`
+	Images    int        `json:"images"`   // images of the caption file it was built from
+	Captions  int        `json:"captions"` // captions of that file
+	Tags      []TagCount `json:"tags"`     // descending count, ties alphabetical
 }
 
 // Names returns the tags in vocabulary order.
