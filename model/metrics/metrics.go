@@ -54,13 +54,20 @@ const TopK = 3
 
 // Evaluate scores predictions for n images and t tags. presence (0 or 1)
 // and importance are the labels; prob are the predicted tag probabilities
-// (any scores ranked in the same order work for the AP metrics, but
-// threshold applies to them) and predImportance the predicted importances;
-// all are n×t row-major. threshold is θ (the paper uses 0.5). The package
-// documentation defines each metric. Report.Model is left empty for the
-// caller to set.
+// in [0, 1] and predImportance the predicted importances;
+// all are n×t row-major. threshold is θ, in (0, 1): the paper does not
+// state its θ; 0.5, the default of train, eval and metrics, is our choice.
+// Probabilities and importances must lie in [0, 1] (logits are refused,
+// with the advice to apply a sigmoid). The package documentation defines
+// each metric. Report.Model is left empty for the caller to set.
 func Evaluate(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64) (Report, error) {
-	if err := check(presence, importance, prob, predImportance, n, t, threshold); err != nil {
+	return evaluateNamed(presence, importance, prob, predImportance, n, t, threshold, nil, nil)
+}
+
+// evaluateNamed is Evaluate with errors naming images by ids and tags by
+// tags (by row and column index where nil).
+func evaluateNamed(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64, ids []int64, tags []string) (Report, error) {
+	if err := check(presence, importance, prob, predImportance, n, t, threshold, cellNamer(ids, tags, t)); err != nil {
 		return Report{}, err
 	}
 	r := Report{NImages: n, NTags: t, Threshold: threshold}
@@ -71,8 +78,34 @@ func Evaluate(presence []uint8, importance []float32, prob []float32, predImport
 	return r, nil
 }
 
+// cellNamer returns a function naming the cell at flat index k: "image
+// 139 tag \"dog\"" with ids and tags, "image 0 tag 3" (row and column)
+// without.
+func cellNamer(ids []int64, tags []string, t int) func(k int) string {
+	return func(k int) string {
+		img := fmt.Sprintf("image %d", k/t)
+		if ids != nil {
+			img = fmt.Sprintf("image %d", ids[k/t])
+		}
+		if tags != nil {
+			return fmt.Sprintf("%s tag %q", img, tags[k%t])
+		}
+		return fmt.Sprintf("%s tag %d", img, k%t)
+	}
+}
+
+// CheckThreshold reports a θ outside (0, 1): with θ ≤ 0 every tag is
+// predicted, with θ ≥ 1 none (a sigmoid never reaches 1 in float32 short
+// of saturation).
+func CheckThreshold(threshold float64) error {
+	if !(threshold > 0 && threshold < 1) {
+		return fmt.Errorf("threshold θ = %v outside (0, 1)", threshold)
+	}
+	return nil
+}
+
 // check validates shapes and values.
-func check(presence []uint8, importance, prob, pred []float32, n, t int, threshold float64) error {
+func check(presence []uint8, importance, prob, pred []float32, n, t int, threshold float64, name func(k int) string) error {
 	if n <= 0 || t <= 0 {
 		return fmt.Errorf("metrics: need at least one image and one tag, have %d images and %d tags", n, t)
 	}
@@ -85,21 +118,30 @@ func check(presence []uint8, importance, prob, pred []float32, n, t int, thresho
 			return fmt.Errorf("metrics: %s holds %d values, want %d images × %d tags = %d", s.name, s.len, n, t, want)
 		}
 	}
-	if math.IsNaN(threshold) || math.IsInf(threshold, 0) {
-		return fmt.Errorf("metrics: threshold %v is not a number", threshold)
+	if err := CheckThreshold(threshold); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
 	for i, p := range presence {
 		if p > 1 {
-			return fmt.Errorf("metrics: presence of image %d tag %d is %d, want 0 or 1", i/t, i%t, p)
+			return fmt.Errorf("metrics: presence of %s is %d, want 0 or 1", name(i), p)
 		}
 	}
 	for _, s := range []struct {
 		name string
 		v    []float32
-	}{{"importance", importance}, {"prob", prob}, {"predicted importance", pred}} {
+	}{{"true importance", importance}, {"probability", prob}, {"predicted importance", pred}} {
+		lo, hi := float32(0), float32(1)
 		for i, v := range s.v {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("metrics: %s of image %d tag %d is %v", s.name, i/t, i%t, v)
+				return fmt.Errorf("metrics: %s of %s is %v", s.name, name(i), v)
+			}
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		if lo < 0 || hi > 1 {
+			for i, v := range s.v {
+				if v < 0 || v > 1 {
+					return fmt.Errorf("metrics: %s of %s is %g, outside [0, 1] (values range over [%g, %g]); if these are logits, apply a sigmoid, 1/(1+exp(-x)), before scoring", s.name, name(i), v, lo, hi)
+				}
 			}
 		}
 	}

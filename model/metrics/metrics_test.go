@@ -258,7 +258,12 @@ func TestEvaluateErrors(t *testing.T) {
 		{"no images", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *n = 0 }, "at least one image"},
 		{"short prob", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *s = (*s)[:1] }, "prob holds 1 values, want"},
 		{"presence 2", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*p)[1] = 2 }, "presence of image 0 tag 1 is 2"},
-		{"NaN prob", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*s)[0] = float32(math.NaN()) }, "prob of image 0 tag 0 is NaN"},
+		{"NaN prob", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*s)[0] = float32(math.NaN()) }, "probability of image 0 tag 0 is NaN"},
+		{"logit prob", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*s)[1] = -2.5 }, "probability of image 0 tag 1 is -2.5, outside [0, 1] (values range over [-2.5, 1]); if these are logits, apply a sigmoid"},
+		{"importance 1.2", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*q)[0] = 1.2 }, "predicted importance of image 0 tag 0 is 1.2, outside [0, 1]"},
+		{"true importance -1", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*i)[1] = -1 }, "true importance of image 0 tag 1 is -1"},
+		{"threshold 0", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *th = 0 }, "threshold θ = 0 outside (0, 1)"},
+		{"threshold 1", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *th = 1 }, "threshold θ = 1 outside (0, 1)"},
 		{"Inf importance", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*q)[1] = float32(math.Inf(1)) }, "predicted importance of image 0 tag 1"},
 		{"NaN threshold", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *th = math.NaN() }, "threshold"},
 	}
