@@ -67,7 +67,7 @@ func TestMetricsCommand(t *testing.T) {
 		"cp": 0.5, "cr": 2.0 / 3, "cf1": 4.0 / 7, "op": 0.5, "or": 2.0 / 3, "of1": 4.0 / 7,
 		"cp_top3": 0.5, "cr_top3": 2.0 / 3, "cf1_top3": 4.0 / 7, "op_top3": 0.5, "or_top3": 2.0 / 3, "of1_top3": 4.0 / 7,
 		"spearman": -1,
-		"ndcg": (1 + (0.2/math.Log2(3)+0.6/2)/(0.6+0.2/math.Log2(3))) / 2,
+		"ndcg":     (1 + (0.2/math.Log2(3)+0.6/2)/(0.6+0.2/math.Log2(3))) / 2,
 	}
 
 	stdout, stderr, err := runCLI("metrics", "--labels", filepath.Join(dir, "labels.npz"), "--pred", predPath, "--threshold", "0.4", "--json")
