@@ -392,3 +392,59 @@ func TestCheckpointEvery(t *testing.T) {
 		}
 	}
 }
+
+// TestValidationSplit checks that with a validation split the history is
+// scored on it, and that θ chosen on it is recorded and used for the test
+// metrics; without one, choosing θ is refused.
+func TestValidationSplit(t *testing.T) {
+	for _, mode := range []string{model.ChooseGlobal, model.ChoosePerTag} {
+		dir := t.TempDir()
+		r := smallRun(t, dir, model.Model2, 3)
+		r.Val = plantedSets(150, r.Config.D, r.Config.T, 3, 3)
+		r.ChooseThreshold = mode
+		m, err := model.Train(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range m.History {
+			if h.Split != "validation" || h.Val.NImages != 150 {
+				t.Errorf("%s: epoch %d scored on %q (%d images), want the 150 validation images", mode, h.Epoch, h.Split, h.Val.NImages)
+			}
+		}
+		th := m.Theta
+		if th == nil || th.Mode != mode || th.Images != 150 || th.Epoch != 3 || th.Global < 0.05 || th.Global > 0.95 || th.ValJaccard < th.ValJaccardConfig {
+			t.Fatalf("%s: θ choice %+v", mode, th)
+		}
+		if m.Metrics.Threshold != th.Global || m.Metrics.NImages != r.Test.N {
+			t.Errorf("%s: test metrics at θ %g over %d images, want θ %g over the %d test images", mode, m.Metrics.Threshold, m.Metrics.NImages, th.Global, r.Test.N)
+		}
+		if mode == model.ChoosePerTag && (len(th.PerTag) != r.Config.T || len(m.Metrics.Thresholds) != r.Config.T) {
+			t.Errorf("per-tag: θs %v, test metrics at %v", th.PerTag, m.Metrics.Thresholds)
+		}
+		if m.Data.NVal != 150 || m.Data.ValIDsSHA256 == "" {
+			t.Errorf("%s: data source %+v records no validation split", mode, m.Data)
+		}
+		if !strings.Contains(th.String(), "validation split of 150 images") {
+			t.Errorf("%s: %s", mode, th)
+		}
+		// The recorded choice is kept when the finished run is resumed.
+		again, err := model.Train(r)
+		if err != nil || again.Theta == nil || again.Theta.Global != th.Global {
+			t.Errorf("%s: resume of the finished run: %+v, %v", mode, again.Theta, err)
+		}
+	}
+	r := smallRun(t, t.TempDir(), model.Model1, 1)
+	r.ChooseThreshold = model.ChooseGlobal
+	if _, err := model.Train(r); err == nil || !strings.Contains(err.Error(), "needs a validation split") {
+		t.Errorf("choosing θ without a validation split: %v", err)
+	}
+	r.ChooseThreshold = "best"
+	if _, err := model.Train(r); err == nil || !strings.Contains(err.Error(), `"best"`) {
+		t.Errorf("unknown choice: %v", err)
+	}
+	// Without a validation split the history is the test split's.
+	m, err := model.Train(smallRun(t, t.TempDir(), model.Baseline, 1))
+	if err != nil || m.History[0].Split != "test" || m.Theta != nil {
+		t.Errorf("no validation split: %+v %+v, %v", m.History, m.Theta, err)
+	}
+}

@@ -16,25 +16,29 @@ type Report struct {
 	NImages   int     `json:"n_images"`
 	NTags     int     `json:"n_tags"`
 	Threshold float64 `json:"threshold"`
-	MAPImage  float64 `json:"map_image"`
-	MAPClass  float64 `json:"map_class"`
-	Jaccard   float64 `json:"jaccard"`
-	MAE       float64 `json:"mae"`
-	MSE       float64 `json:"mse"`
-	CP        float64 `json:"cp"`
-	CR        float64 `json:"cr"`
-	CF1       float64 `json:"cf1"`
-	OP        float64 `json:"op"`
-	OR        float64 `json:"or"`
-	OF1       float64 `json:"of1"`
-	CPTop3    float64 `json:"cp_top3"`
-	CRTop3    float64 `json:"cr_top3"`
-	CF1Top3   float64 `json:"cf1_top3"`
-	OPTop3    float64 `json:"op_top3"`
-	ORTop3    float64 `json:"or_top3"`
-	OF1Top3   float64 `json:"of1_top3"`
-	Spearman  float64 `json:"spearman"`
-	NDCG      float64 `json:"ndcg"`
+	// Thresholds, when set, are per-tag θs (chosen on a validation split)
+	// used instead of Threshold for the decisions; Threshold then holds
+	// the global θ used for Model 2's WA.
+	Thresholds []float64 `json:"thresholds,omitempty"`
+	MAPImage   float64   `json:"map_image"`
+	MAPClass   float64   `json:"map_class"`
+	Jaccard    float64   `json:"jaccard"`
+	MAE        float64   `json:"mae"`
+	MSE        float64   `json:"mse"`
+	CP         float64   `json:"cp"`
+	CR         float64   `json:"cr"`
+	CF1        float64   `json:"cf1"`
+	OP         float64   `json:"op"`
+	OR         float64   `json:"or"`
+	OF1        float64   `json:"of1"`
+	CPTop3     float64   `json:"cp_top3"`
+	CRTop3     float64   `json:"cr_top3"`
+	CF1Top3    float64   `json:"cf1_top3"`
+	OPTop3     float64   `json:"op_top3"`
+	ORTop3     float64   `json:"or_top3"`
+	OF1Top3    float64   `json:"of1_top3"`
+	Spearman   float64   `json:"spearman"`
+	NDCG       float64   `json:"ndcg"`
 
 	// ImagesWithoutTags counts images with no true tag, left out of
 	// map_image and ndcg.
@@ -67,11 +71,30 @@ func Evaluate(presence []uint8, importance []float32, prob []float32, predImport
 // evaluateNamed is Evaluate with errors naming images by ids and tags by
 // tags (by row and column index where nil).
 func evaluateNamed(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64, ids []int64, tags []string) (Report, error) {
+	return evaluate(presence, importance, prob, predImportance, n, t, threshold, nil, ids, tags)
+}
+
+// EvaluateTagThresholds is Evaluate with one θ per tag (thresholds, T
+// values in (0, 1)) for the decisions: Jaccard, CP … OF1 and top-3.
+// threshold is recorded as the global θ (the one Model 2's WA used).
+func EvaluateTagThresholds(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64, thresholds []float64) (Report, error) {
+	if len(thresholds) != t {
+		return Report{}, fmt.Errorf("metrics: %d per-tag thresholds for %d tags", len(thresholds), t)
+	}
+	for j, th := range thresholds {
+		if err := CheckThreshold(th); err != nil {
+			return Report{}, fmt.Errorf("metrics: tag %d: %w", j, err)
+		}
+	}
+	return evaluate(presence, importance, prob, predImportance, n, t, threshold, thresholds, nil, nil)
+}
+
+func evaluate(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64, thetas []float64, ids []int64, tags []string) (Report, error) {
 	if err := check(presence, importance, prob, predImportance, n, t, threshold, cellNamer(ids, tags, t)); err != nil {
 		return Report{}, err
 	}
-	r := Report{NImages: n, NTags: t, Threshold: threshold}
-	e := evaluator{presence: presence, importance: importance, prob: prob, pred: predImportance, n: n, t: t, theta: threshold}
+	r := Report{NImages: n, NTags: t, Threshold: threshold, Thresholds: thetas}
+	e := evaluator{presence: presence, importance: importance, prob: prob, pred: predImportance, n: n, t: t, theta: threshold, thetas: thetas}
 	e.ranking(&r)
 	e.decisions(&r)
 	e.importanceErrors(&r)
@@ -154,6 +177,7 @@ type evaluator struct {
 	prob, pred []float32
 	n, t       int
 	theta      float64
+	thetas     []float64 // per-tag θ, or nil
 	items      []item    // scratch for orderings
 	gains      []float64 // scratch for ndcg
 	discount   []float64 // discount[k] = 1/log2(k+2), rank k+1
@@ -410,7 +434,11 @@ func (e *evaluator) decisions(r *Report) {
 		inter, union := 0, 0
 		for j := 0; j < e.t; j++ {
 			truth := e.presence[row+j] == 1
-			pred := float64(probs[j]) >= e.theta
+			theta := e.theta
+			if e.thetas != nil {
+				theta = e.thetas[j]
+			}
+			pred := float64(probs[j]) >= theta
 			if truth && pred {
 				inter++
 			}
