@@ -44,8 +44,9 @@ func WritableDir(flag, dir string) error {
 }
 
 // OutputFile checks that path can be written as a file: it is not a
-// folder, its folder exists and is writable, and, when exts are given, its
-// extension is one of them (compared without case).
+// folder, its folder (or, when that is still to be made, the nearest one
+// above it) is a writable folder, and, when exts are given, its extension
+// is one of them (compared without case).
 func OutputFile(flag, path string, exts ...string) error {
 	if path == "" {
 		return fmt.Errorf("--%s: give a file name", flag)
@@ -60,13 +61,22 @@ func OutputFile(flag, path string, exts ...string) error {
 	if len(exts) > 0 && !slices.Contains(exts, strings.ToLower(filepath.Ext(path))) {
 		return fmt.Errorf("--%s %s: name the file %s", flag, path, strings.Join(exts, " or "))
 	}
+	// The file's folder, or the nearest one above it that exists (the
+	// writers create missing folders).
 	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("--%s %s: folder %s does not exist; create it first", flag, path, dir)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("--%s %s: %s is not a folder", flag, path, dir)
+	for {
+		st, err := os.Stat(dir)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("--%s %s: %s is not a folder", flag, path, dir)
+			}
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return fmt.Errorf("--%s %s: no folder above it exists", flag, path)
+		}
+		dir = parent
 	}
 	f, err := os.CreateTemp(dir, ".write-probe-*")
 	if err != nil {

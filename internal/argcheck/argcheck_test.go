@@ -28,7 +28,8 @@ func TestArgcheck(t *testing.T) {
 		{"file ok", OutputFile("cloud", filepath.Join(dir, "c.png"), ".png", ".svg"), ""},
 		{"file ext", OutputFile("cloud", filepath.Join(dir, "x.jpg"), ".png", ".svg"), "name the file .png or .svg"},
 		{"file is dir", OutputFile("out", dir, ".npy"), "is a folder; give a file name such as " + filepath.Join(dir, "out.npy")},
-		{"file no folder", OutputFile("out", filepath.Join(dir, "nope", "x.npy"), ".npy"), "does not exist"},
+		{"file in a folder to make", OutputFile("out", filepath.Join(dir, "new", "x.npy"), ".npy"), ""},
+		{"file under a file", OutputFile("out", filepath.Join(file, "x.npy"), ".npy"), "is not a folder"},
 		{"file read-only", OutputFile("out", filepath.Join(ro, "x.npy")), map[bool]string{false: "cannot write into", true: ""}[rootCanWrite]},
 	} {
 		switch {
