@@ -29,7 +29,11 @@ func WriteCurves(dir string, m *model.Meta) error {
 	if m.Config.Kind.HasImportanceMLP() {
 		loss.Series = append(loss.Series, viz.Series{Name: "importance MLP MSE", X: x, Y: imp2})
 	}
-	val := viz.Panel{Title: "validation (test split)", YLabel: "metric", Series: []viz.Series{
+	split := "test"
+	if n := len(m.History); n > 0 && m.History[n-1].Split != "" {
+		split = m.History[n-1].Split
+	}
+	val := viz.Panel{Title: "metrics on the " + split + " split", YLabel: "metric", Series: []viz.Series{
 		{Name: "mAP per image", X: x, Y: mapI}, {Name: "mAP per class", X: x, Y: mapC}, {Name: "Jaccard", X: x, Y: jac},
 		{Name: "importance MAE", X: x, Y: mae}, {Name: "importance MSE", X: x, Y: mse}}}
 	return viz.WriteCurves(CurvesPath(dir, m.Config.Kind), string(m.Config.Kind), loss, val)

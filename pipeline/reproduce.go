@@ -58,9 +58,12 @@ type ReproduceConfig struct {
 	Net              NetSpec
 	// Vectors is the word-vector file of the tags, or "ppmi" for PPMI
 	// vectors of Dim columns learned from the captions.
-	Vectors     string
-	Dim         int
-	MinCount    int
+	Vectors  string
+	Dim      int
+	MinCount int
+	// NounShare is the vocab command's --noun-share (0: off, the paper's
+	// rule).
+	NounShare   float64
 	Train, Test int
 	Seed        int64
 	Training    Training
@@ -139,7 +142,8 @@ func Reproduce(ctx context.Context, cfg ReproduceConfig, h Hooks, eng Engines) (
 	rep := &Reproduction{Config: cfg, Engine: r.eng.Engine, Started: start}
 
 	// 1. Vocabulary over the training images' captions, labels, split.
-	if rep.Labeled, err = r.labels(LabelSpec{Captions: cfg.Captions, MinCount: cfg.MinCount, Train: cfg.Train, Test: cfg.Test, Seed: cfg.Seed, OnTrain: true}); err != nil {
+	if rep.Labeled, err = r.labels(LabelSpec{Captions: cfg.Captions, MinCount: cfg.MinCount, Train: cfg.Train, Test: cfg.Test, Seed: cfg.Seed, OnTrain: true,
+		Words: true, NounShare: cfg.NounShare}); err != nil {
 		return nil, fmt.Errorf("reproduce: %w", err)
 	}
 	l := rep.Labeled

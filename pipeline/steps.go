@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"tagimp/data/coco"
@@ -126,6 +127,12 @@ type LabelSpec struct {
 	// OnTrain counts the tags over the training images' captions only
 	// (the paper); otherwise over every image's.
 	OnTrain bool
+	// Words labels as the vocab command does (capitalised words learnt
+	// from the counted captions, proper nouns folded into their common
+	// lemma, lemmas whose noun share is below NounShare dropped); otherwise
+	// every noun lemma of the tagger counts (the demo's labels).
+	Words     bool
+	NounShare float64
 }
 
 // Labeled is the result of the labels stage, read back from LabelsDir.
@@ -146,7 +153,8 @@ func (r *runner) labels(spec LabelSpec) (*Labeled, error) {
 	err = r.st.run("vocab", struct {
 		Captions string
 		Spec     LabelSpec
-	}{capsHash, LabelSpec{MinCount: spec.MinCount, Train: spec.Train, Test: spec.Test, TrainShare: spec.TrainShare, Seed: spec.Seed, OnTrain: spec.OnTrain}},
+	}{capsHash, LabelSpec{MinCount: spec.MinCount, Train: spec.Train, Test: spec.Test, TrainShare: spec.TrainShare, Seed: spec.Seed,
+		OnTrain: spec.OnTrain, Words: spec.Words, NounShare: spec.NounShare}},
 		func() error {
 			caps, err := r.captions(spec.Captions)
 			if err != nil {
@@ -156,10 +164,7 @@ func (r *runner) labels(spec LabelSpec) (*Labeled, error) {
 			if err != nil {
 				return err
 			}
-			texts, _ := caps.Flat()
-			up, fin := r.hooks.progress("captions", len(texts))
-			nn := tg.NounsAll(texts, 0, up)
-			fin()
+			texts, image := caps.Flat()
 			nTrain, nTest := spec.Train, spec.Test
 			if nTrain == 0 {
 				nTrain = int(float64(len(caps.IDs))*spec.TrainShare + 0.5)
@@ -172,9 +177,39 @@ func (r *runner) labels(spec LabelSpec) (*Labeled, error) {
 			if spec.OnTrain {
 				count = splits.Train
 			}
-			vocab, set, err := labels.BuildOn(caps, nn, spec.MinCount, count)
-			if err != nil {
-				return err
+			var vocab *labels.Vocab
+			var set *labels.Set
+			if spec.Words {
+				// As the vocab command: case is learnt from the captions
+				// that choose the vocabulary.
+				caseTexts := texts
+				if count != nil {
+					caseTexts = nil
+					for k, text := range texts {
+						if _, ok := slices.BinarySearch(count, caps.IDs[image[k]]); ok {
+							caseTexts = append(caseTexts, text)
+						}
+					}
+				}
+				tg.LearnCase(caseTexts)
+				up, fin := r.hooks.progress("captions", len(texts))
+				words := tg.WordsAll(texts, 0, up)
+				fin()
+				var dropped []labels.Dropped
+				vocab, set, dropped, err = labels.BuildWords(caps, words, labels.Options{MinCount: spec.MinCount, NounShare: spec.NounShare, Count: count})
+				if err != nil {
+					return err
+				}
+				for _, d := range dropped {
+					r.hooks.logf("not a tag: %v", d)
+				}
+			} else {
+				up, fin := r.hooks.progress("captions", len(texts))
+				nn := tg.NounsAll(texts, 0, up)
+				fin()
+				if vocab, set, err = labels.BuildOn(caps, nn, spec.MinCount, count); err != nil {
+					return err
+				}
 			}
 			if len(vocab.Tags) == 0 {
 				return fmt.Errorf("no noun appears in %d captions of %s; lower --min-count", spec.MinCount, spec.Captions)

@@ -23,8 +23,13 @@ type Options struct {
 	// Weights overrides the VGG16 weights the run's features name (a file
 	// or random:SEED); their SHA-256 must match the one recorded.
 	Weights string
-	// Threshold overrides the run's θ when > 0.
+	// Threshold overrides the run's θ when > 0; otherwise the global θ
+	// train chose on the validation split is used, else the run's
+	// --threshold.
 	Threshold float64
+	// SkipChecksum does not compare the checkpoint files with the SHA-256
+	// their metadata records.
+	SkipChecksum bool
 	// NewExtractor wraps the network for the device that computes fc7;
 	// nil runs it on the CPU.
 	NewExtractor func(net *vgg16.Net) (ex features.Extractor, device string, err error)
@@ -69,11 +74,14 @@ func Open(run string, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	meta, st, err := model.LoadCheckpoint(run, kind, false)
+	meta, st, err := model.LoadCheckpointWith(run, kind, model.LoadOptions{SkipChecksum: opt.SkipChecksum})
 	if err != nil {
 		return nil, err
 	}
 	cfg := meta.Config
+	if meta.Theta != nil {
+		cfg.Threshold = meta.Theta.Global // chosen on the validation split (per-tag θs are for eval's scores)
+	}
 	if opt.Threshold > 0 {
 		cfg.Threshold = opt.Threshold
 		if err := cfg.Validate(); err != nil {

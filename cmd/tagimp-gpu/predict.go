@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tagimp/data/features"
+	"tagimp/internal/argcheck"
 	"tagimp/model"
 	"tagimp/model/cpu"
 	"tagimp/model/vgg16"
@@ -52,10 +53,11 @@ Examples:
 			&cli.StringFlag{Name: "run", Required: true, Usage: "run folder written by train (or demo: DIR/run)"},
 			&cli.StringFlag{Name: "model", Usage: "baseline, model1 or model2 (default: the most advanced one in the run)"},
 			&cli.StringFlag{Name: "weights", Usage: "VGG16 weights (.pth/.npz) or random:SEED; default: what the run's features were computed with"},
-			&cli.Float64Flag{Name: "threshold", Usage: "probability θ above which a tag is predicted (default: the run's)"},
+			&cli.Float64Flag{Name: "threshold", Usage: "probability θ above which a tag is predicted (default: the global θ train chose on the validation split, else the run's --threshold)"},
 			&cli.BoolFlag{Name: "all", Usage: "list every tag, not only those predicted"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"},
 			&cli.StringFlag{Name: "cloud", Usage: "write a tag cloud per image to this .png or .svg file"},
+			skipChecksumFlag(),
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per VGG16 batch"},
 			deviceFlag(),
 		},
@@ -81,6 +83,11 @@ func runPredict(c *cli.Context) error {
 	paths := c.Args().Slice()
 	if len(paths) == 0 {
 		return fmt.Errorf("predict: name at least one image file")
+	}
+	if cl := c.String("cloud"); cl != "" {
+		if err := argcheck.OutputFile("cloud", cl, ".png", ".svg"); err != nil {
+			return err
+		}
 	}
 	m, err := openTagger(c)
 	if err != nil {
@@ -161,7 +168,7 @@ func openTagger(c *cli.Context) (*tagger.Model, error) {
 	}
 	return tagger.Open(c.String("run"), tagger.Options{
 		Model: c.String("model"), Weights: c.String("weights"), Threshold: c.Float64("threshold"),
-		Factory: factory, Engine: engine,
+		SkipChecksum: c.Bool("skip-checksum"), Factory: factory, Engine: engine,
 		NewExtractor: func(net *vgg16.Net) (features.Extractor, string, error) { return featureExtractor(c, net) },
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tagimp/data/features"
+	"tagimp/data/labels"
 	"tagimp/model/vgg16"
 	"tagimp/pipeline"
 )
@@ -58,6 +59,7 @@ Examples:
 			&cli.StringFlag{Name: "vectors", Usage: "word vectors of the tags, or ppmi (default: COCO/" + pipeline.PaperVectors + ")"},
 			&cli.IntFlag{Name: "dim", Value: 300, Usage: "width of --vectors ppmi"},
 			&cli.IntFlag{Name: "min-count", Value: pipeline.PaperMinCount, Usage: "captions of the training images a noun must appear in to become a tag (paper: 1000)"},
+			&cli.Float64Flag{Name: "noun-share", Value: labels.DefaultNounShare, Usage: "as vocab --noun-share: a tag's tokens must be tagged as nouns at least this share of the time (0 = off, the paper's rule)"},
 			&cli.IntFlag{Name: "train", Value: pipeline.PaperTrain, Usage: "training images (paper: ~32k)"},
 			&cli.IntFlag{Name: "test", Value: pipeline.PaperTest, Usage: "test images (paper: ~8k)"},
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the split, the models' initialisation, order and dropout"},
@@ -85,6 +87,11 @@ func runReproduce(c *cli.Context) error {
 	if vectors == "" {
 		vectors = filepath.Join(coco, pipeline.PaperVectors)
 	}
+	release, err := lockOut(c, "out")
+	if err != nil {
+		return err
+	}
+	defer release()
 	factory, engine, err := engineFactory(c)
 	if err != nil {
 		return err
@@ -92,7 +99,7 @@ func runReproduce(c *cli.Context) error {
 	rep, err := pipeline.Reproduce(c.Context, pipeline.ReproduceConfig{
 		COCO: coco, Captions: c.String("captions"), Images: c.String("images"), Out: c.String("out"),
 		Net:     pipeline.NetSpec{Weights: weights, Seed: c.Int64("seed"), InputSize: c.Int("input-size")},
-		Vectors: vectors, Dim: c.Int("dim"), MinCount: c.Int("min-count"), Train: c.Int("train"), Test: c.Int("test"),
+		Vectors: vectors, Dim: c.Int("dim"), MinCount: c.Int("min-count"), NounShare: c.Float64("noun-share"), Train: c.Int("train"), Test: c.Int("test"),
 		Seed: c.Int64("seed"), Training: trainingFlags(c, 1), Batch: c.Int("batch"),
 		Command: strings.Join(os.Args, " "),
 	}, cliHooks("reproduce"), pipeline.Engines{

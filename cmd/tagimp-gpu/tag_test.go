@@ -14,7 +14,7 @@ import (
 // tag writes one line per image to --jsonl; run again, it skips them all;
 // with a cut last line, it tags that image again and the file parses.
 func TestTagCommandResumes(t *testing.T) {
-	dir := testrun.Demo(t)
+	dir := testrun.Fresh(t)
 	out := filepath.Join(t.TempDir(), "tags.jsonl")
 	imgs := filepath.Join(dir, "data", "images")
 	args := []string{"tagimp-gpu", "tag", "--run", filepath.Join(dir, "run"), "--jsonl", out, "--batch", "7", "--device", "cpu", imgs}
@@ -44,10 +44,4 @@ func TestTagCommandResumes(t *testing.T) {
 	if again, _ := os.ReadFile(out); string(again) != string(b) {
 		t.Errorf("after resuming a cut file:\n%s\nwant\n%s", again, b)
 	}
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testrun.Cleanup()
-	os.Exit(code)
 }

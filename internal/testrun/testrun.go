@@ -33,19 +33,38 @@ func Demo(t testing.TB) string {
 		if dir, err = os.MkdirTemp("", "tagimp-testrun-"); err != nil {
 			return
 		}
-		d := demo.DefaultConfig()
-		d.Images, d.Size = 40, 64
-		_, err = pipeline.Demo(context.Background(), pipeline.DemoConfig{
-			Out: dir, Data: d, Net: pipeline.NetSpec{Seed: d.Seed, InputSize: 32}, Dim: 8,
-			MinCount: 3, TrainShare: 0.75,
-			Training: pipeline.Training{Epochs: 2, Batch: 8, Hidden: 16, Hidden2: 16, LR: 1e-3, Threshold: 0.3,
-				ImpLossMask: model.MaskTrue, Seed: d.Seed},
-		}, pipeline.Hooks{}, pipeline.Engines{})
+		err = build(dir)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// Fresh is Demo in a folder of the test's own (t.TempDir), for test
+// binaries that cannot call Cleanup.
+func Fresh(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("trains a tiny demo run")
+	}
+	d := t.TempDir()
+	if err := build(d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func build(dir string) error {
+	d := demo.DefaultConfig()
+	d.Images, d.Size = 40, 64
+	_, err := pipeline.Demo(context.Background(), pipeline.DemoConfig{
+		Out: dir, Data: d, Net: pipeline.NetSpec{Seed: d.Seed, InputSize: 32}, Dim: 8,
+		MinCount: 3, TrainShare: 0.75,
+		Training: pipeline.Training{Epochs: 2, Batch: 8, Hidden: 16, Hidden2: 16, LR: 1e-3, Threshold: 0.3,
+			ImpLossMask: model.MaskTrue, Seed: d.Seed},
+	}, pipeline.Hooks{}, pipeline.Engines{})
+	return err
 }
 
 // Images returns the demo's image files in name order.

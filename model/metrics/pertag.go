@@ -21,7 +21,7 @@ type TagScore struct {
 // tag's probability, and the importance error over the images that hold
 // it. The inputs are those of Evaluate (n×T, row-major).
 func PerTag(presence []uint8, importance, prob, predImportance []float32, n, t int) ([]TagScore, error) {
-	if err := check(presence, importance, prob, predImportance, n, t, 0.5); err != nil {
+	if err := check(presence, importance, prob, predImportance, n, t, 0.5, cellNamer(nil, nil, t)); err != nil {
 		return nil, err
 	}
 	out := make([]TagScore, t)
