@@ -8,6 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"tagimp/bench"
+	"tagimp/model/vgg16"
 	"tagimp/tagger"
 )
 
@@ -27,7 +29,10 @@ be read gets {"file":…,"tags":[],"error":"…"} and the others go on.
 
 A folder gives its .jpg, .jpeg and .png files (recursively, in name order).
 Images are decoded by --workers goroutines while --parallel batches run through
-VGG16 at once, so all cores stay busy.
+VGG16 at once, so all cores stay busy. With OpenBLAS and --parallel above 1,
+each batch's matrix products run on one BLAS thread (--blas-threads 0, the
+default): parallel batches rather than threads spinning inside one product,
+which on two busy cores gave about 1.5 times the images per CPU-second.
 
 With --jsonl FILE the lines go to FILE, and running the same command again skips
 the files already there (an interrupted run resumes; a last line cut short by the
@@ -47,6 +52,7 @@ Examples:
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per VGG16 batch"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "image decoding goroutines"},
 			&cli.IntFlag{Name: "parallel", Value: 2, Usage: "batches in VGG16 at once"},
+			&cli.IntFlag{Name: "blas-threads", Usage: "OpenBLAS threads per product (0: 1 when --parallel > 1, else OpenBLAS's own count)"},
 			deviceFlag(),
 		},
 		Action: runTag,
@@ -60,6 +66,11 @@ func runTag(c *cli.Context) error {
 	files, err := tagger.ListImages(c.Args().Slice())
 	if err != nil {
 		return fmt.Errorf("tag: %w", err)
+	}
+	if n := c.Int("blas-threads"); vgg16.BLAS == "openblas" && (n > 0 || c.Int("parallel") > 1) {
+		if err := bench.SetBLASThreads(max(n, 1)); err != nil {
+			return fmt.Errorf("tag: %w", err)
+		}
 	}
 	m, err := openTagger(c)
 	if err != nil {
