@@ -45,6 +45,7 @@ Examples:
 			&cli.StringFlag{Name: "model", Usage: "baseline, model1 or model2 (default: the most advanced one in the run)"},
 			&cli.StringFlag{Name: "weights", Usage: "VGG16 weights (.pth/.npz) or random:SEED; default: what the run's features were computed with"},
 			&cli.Float64Flag{Name: "threshold", Usage: "probability θ above which a tag is predicted (default: the run's)"},
+			skipChecksumFlag(),
 			&cli.Int64Flag{Name: "max-body", Value: d.MaxBody, Usage: "largest request body in bytes"},
 			&cli.IntFlag{Name: "max-pixels", Value: d.MaxPixels, Usage: "largest image in pixels (width × height)"},
 			&cli.IntFlag{Name: "max-active", Value: d.MaxActive, Usage: "requests decoded and run at once"},

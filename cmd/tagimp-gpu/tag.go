@@ -48,6 +48,7 @@ Examples:
 			&cli.StringFlag{Name: "model", Usage: "baseline, model1 or model2 (default: the most advanced one in the run)"},
 			&cli.StringFlag{Name: "weights", Usage: "VGG16 weights (.pth/.npz) or random:SEED; default: what the run's features were computed with"},
 			&cli.Float64Flag{Name: "threshold", Usage: "probability θ above which a tag is predicted (default: the run's)"},
+			skipChecksumFlag(),
 			&cli.StringFlag{Name: "jsonl", Usage: "write the lines to this file and resume from it (default: stdout)"},
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per VGG16 batch"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "image decoding goroutines"},
