@@ -17,17 +17,6 @@ func randn(rng *rand.Rand, n int, scale float64) []float32 {
 	return x
 }
 
-// bernoulli returns n values that are 1 with probability p, else 0.
-func bernoulli(rng *rand.Rand, n int, p float64) []float32 {
-	x := make([]float32, n)
-	for i := range x {
-		if rng.Float64() < p {
-			x[i] = 1
-		}
-	}
-	return x
-}
-
 // maxRel returns the largest |got−want| / max(|want|, floor) and its index;
 // a NaN or Inf in got (a poisoned value left behind) gives +Inf.
 func maxRel(got, want []float32, floor float64) (float64, int) {
