@@ -45,16 +45,22 @@ typedef int cudnnActivationMode_t;
 typedef int cudnnNanPropagation_t;
 typedef int cudnnPoolingMode_t;
 
-/* cudnnConvolutionFwdAlgoPerf_t (cudnn_cnn.h): 48 bytes on LP64. */
-typedef struct {
-    cudnnConvolutionFwdAlgo_t algo;
-    cudnnStatus_t status;
+#endif
+
+/* Our layout of cudnnConvolutionFwdAlgoPerf_t (cudnn_cnn.h), 48 bytes on
+ * LP64; defined in both modes so that the ABI check compares it with the
+ * header's field by field. */
+struct tg_cudnn_fwd_perf {
+    int algo;
+    int status;
     float time;
     size_t memory;
-    cudnnDeterminism_t determinism;
-    cudnnMathType_t mathType;
+    int determinism;
+    int mathType;
     int reserved[3];
-} cudnnConvolutionFwdAlgoPerf_t;
+};
+#ifndef TG_REAL_CUDNN
+typedef struct tg_cudnn_fwd_perf cudnnConvolutionFwdAlgoPerf_t;
 #endif
 
 /* X(name, value): every constant used. */
