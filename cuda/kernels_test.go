@@ -16,6 +16,7 @@ package cuda
 // 1e-3 relative (of Σ|a||b|) for TF32 GEMMs.
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -46,6 +47,72 @@ func TestMain(m *testing.M) {
 	tk.Close()
 	tctx.Close()
 	os.Exit(code)
+}
+
+// bind binds the calling test's goroutine to the context that TestMain
+// opened, until the test ends: go test runs every test, subtest and
+// benchmark on a goroutine of its own, where the context is not current.
+func bind(t testing.TB) {
+	t.Helper()
+	if err := tctx.Bind(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := tctx.Unbind(); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestContextThreads checks the package's threading rule: a goroutine that
+// is not bound gets ErrNotCurrent from every kind of entry point, works once
+// bound, and fails again after Unbind.
+func TestContextThreads(t *testing.T) {
+	calls := func() []error {
+		b, err := tctx.AllocF32(4)
+		errs := []error{err}
+		if err == nil {
+			errs = append(errs, tctx.Upload(b, []float32{1, 2, 3, 4}), tk.Sigmoid(nil, b, b, 4),
+				tctx.Synchronize(), tctx.Free(&b))
+		}
+		_, err = tctx.NewStream()
+		return append(errs, err)
+	}
+	run := func(bound bool) []error {
+		ch := make(chan []error)
+		go func() {
+			if bound {
+				if err := tctx.Bind(); err != nil {
+					ch <- []error{err}
+					return
+				}
+				defer tctx.Unbind()
+			}
+			ch <- calls()
+		}()
+		return <-ch
+	}
+	for _, err := range run(false) {
+		if !errors.Is(err, ErrNotCurrent) {
+			t.Errorf("unbound goroutine: got %v, want ErrNotCurrent", err)
+		}
+	}
+	for _, err := range run(true) {
+		if err != nil {
+			t.Errorf("bound goroutine: %v", err)
+		}
+	}
+	// This goroutine is bound once (bind above): a second Unbind fails.
+	if err := tctx.Unbind(); err != nil {
+		t.Fatal(err)
+	}
+	err := tctx.Unbind()
+	if berr := tctx.Bind(); berr != nil { // restore the binding bind's cleanup undoes
+		t.Fatal(berr)
+	}
+	if !errors.Is(err, ErrNotCurrent) {
+		t.Errorf("Unbind without Bind: got %v, want ErrNotCurrent", err)
+	}
 }
 
 func randVec(r *rand.Rand, n int, scale float64) []float32 {
@@ -128,6 +195,7 @@ func near(t *testing.T, what string, got, want, scale []float32, rel, abs float6
 }
 
 func TestDenseForwardBackward(t *testing.T) {
+	bind(t)
 	r := rand.New(rand.NewPCG(1, uint64(os.Getpid())))
 	for _, c := range []struct {
 		rows, cols int
@@ -217,12 +285,14 @@ func runGemm(t *testing.T, name string, gemm func(c gemmCase, A Buffer, lda int,
 }
 
 func TestOwnSgemm(t *testing.T) {
+	bind(t)
 	runGemm(t, "tg_sgemm", func(c gemmCase, A Buffer, lda int, B Buffer, ldb int, beta float32, C Buffer) error {
 		return tk.Sgemm(nil, c.ta, c.tb, c.M, c.N, c.K, 1.5, A, lda, B, ldb, beta, C, c.N)
 	}, 1e-5)
 }
 
 func TestOwnSgemmSplitK(t *testing.T) {
+	bind(t)
 	runGemm(t, "tg_sgemm_splitk", func(c gemmCase, A Buffer, lda int, B Buffer, ldb int, beta float32, C Buffer) error {
 		splits := max(2, tk.SplitsFor(c.M, c.N, c.K))
 		ws, err := tctx.AllocF32(splits * c.M * c.N)
@@ -259,6 +329,7 @@ func TestOwnSgemmSplitK(t *testing.T) {
 }
 
 func TestCuBLAS(t *testing.T) {
+	bind(t)
 	for _, tf32 := range []bool{false, true} {
 		b, err := tctx.NewBLAS(nil, tf32)
 		if err != nil {
@@ -277,6 +348,7 @@ func TestCuBLAS(t *testing.T) {
 }
 
 func TestSgemmDense(t *testing.T) {
+	bind(t)
 	r := rand.New(rand.NewPCG(3, uint64(os.Getpid())))
 	const M, N, K = 33, 515, 300
 	X, W, bias := randVec(r, M*K, 1), randVec(r, N*K, 0.05), randVec(r, N, 0.1)
@@ -296,6 +368,7 @@ func TestSgemmDense(t *testing.T) {
 }
 
 func TestLosses(t *testing.T) {
+	bind(t)
 	r := rand.New(rand.NewPCG(4, uint64(os.Getpid())))
 	for _, n := range []int{1, 1000, 32 * 1000, 32*1000 + 17} {
 		z, y, imp, mask := randVec(r, n, 4), make([]float32, n), make([]float32, n), make([]float32, n)
@@ -344,6 +417,7 @@ func TestLosses(t *testing.T) {
 }
 
 func TestModel2Input(t *testing.T) {
+	bind(t)
 	r := rand.New(rand.NewPCG(5, uint64(os.Getpid())))
 	const B, D, T, E = 32, 4096, 1000, 300
 	fc7, vecs := randVec(r, B*D, 2), randVec(r, T*E, 1)
@@ -377,6 +451,7 @@ func TestModel2Input(t *testing.T) {
 }
 
 func TestAdam(t *testing.T) {
+	bind(t)
 	r := rand.New(rand.NewPCG(6, uint64(os.Getpid())))
 	const n = 1<<20 + 3
 	h := AdamHyper{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 1e-4}
@@ -439,6 +514,7 @@ func TestAdam(t *testing.T) {
 // twin's at that step, the losses land in the step's slot and the state
 // advances. Element-wise copies and the dense epilogue: identical bits.
 func TestStepKernels(t *testing.T) {
+	bind(t)
 	r := rand.New(rand.NewPCG(9, uint64(os.Getpid())))
 	const N = 50
 	rows := []int32{49, 0, 7, 7, 3, 48, 1, 2}
@@ -518,6 +594,7 @@ func TestStepKernels(t *testing.T) {
 // TestGraph captures a forward epilogue and an Adam step on a stream,
 // replays the graph twice and compares with the twins run twice.
 func TestGraph(t *testing.T) {
+	bind(t)
 	s, err := tctx.NewStream()
 	if err != nil {
 		t.Fatal(err)
@@ -559,6 +636,7 @@ func TestGraph(t *testing.T) {
 // rows, draw the next step's mask and fill the next loss slot, as the twins
 // run three times.
 func TestStepGraph(t *testing.T) {
+	bind(t)
 	s, err := tctx.NewStream()
 	must(t, err)
 	defer s.Destroy()
@@ -614,6 +692,7 @@ func TestStepGraph(t *testing.T) {
 // (D = H = 4096). Run: cuda.test -test.run '^$' -test.bench Gemm
 // -test.benchtime 200x.
 func BenchmarkGemm(b *testing.B) {
+	bind(b)
 	blasFP32, err := tctx.NewBLAS(nil, false)
 	if err != nil {
 		b.Fatal(err)
@@ -657,6 +736,7 @@ func BenchmarkGemm(b *testing.B) {
 			{"cublas_tf32", func() error { return blasTF32.Sgemm(c.ta, c.tb, c.M, c.N, c.K, 1, A, lda, B, ldb, 0, C, c.N) }},
 		} {
 			b.Run(c.name+"/"+impl.name, func(b *testing.B) {
+				bind(b)
 				must(b, impl.run())
 				must(b, tctx.Synchronize())
 				b.ResetTimer()
