@@ -20,6 +20,7 @@ import (
 // for bit — the kernel does the CPU path's float64 operations in its order
 // with tg_dmul/tg_dadd (no fused multiply-add) and IEEE division.
 func TestPrep(t *testing.T) {
+	bind(t)
 	r := rand.New(rand.NewPCG(21, 22))
 	var imgs []image.Image
 	for _, sz := range [][2]int{{1, 1}, {9, 5}, {40, 23}, {640, 480}, {333, 500}} {

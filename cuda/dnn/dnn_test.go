@@ -7,7 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tagimp/cuda/findlib"
 )
+
+// testSearch is findlib's search without the machine's Pythons, system
+// folders or PyTorch probe: only the variables and the dynamic loader.
+var testSearch = findlib.Search{Pythons: []string{}, SystemDirs: []string{}, NoTorch: true}
 
 // buildFake compiles testdata/fake_cudnn.c (or src, when not empty) into
 // dir/name with the C compiler cgo uses.
@@ -43,7 +49,7 @@ func TestNotFoundNamesSearchAndOverride(t *testing.T) {
 		t.Setenv(EnvPath, tc.path)
 		t.Setenv(EnvLibs, tc.libs)
 		t.Setenv("HOME", t.TempDir())
-		_, err := open(candidates())
+		_, err := openWith(testSearch)
 		if err == nil {
 			t.Skip("a real cuDNN is installed here; the not-found path cannot be tested")
 		}
@@ -69,7 +75,7 @@ func TestMissingSymbolAndVersion(t *testing.T) {
 	dir := t.TempDir()
 	partial := buildFake(t, dir, "libcudnn.so.9", "#include <stddef.h>\nsize_t cudnnGetVersion(void) { return 90100; }\n")
 	t.Setenv(EnvPath, partial)
-	_, err := open(candidates())
+	_, err := openWith(testSearch)
 	if err == nil || !strings.Contains(err.Error(), "missing") || !strings.Contains(err.Error(), partial) {
 		t.Errorf("library without the functions: got %v, want a missing-symbol error naming %s", err, partial)
 	}
@@ -78,14 +84,14 @@ func TestMissingSymbolAndVersion(t *testing.T) {
 	t.Setenv(EnvPath, full)
 	for _, v := range []string{"7605", "100000"} {
 		t.Setenv("FAKE_CUDNN_VERSION", v)
-		_, err := open(candidates())
+		_, err := openWith(testSearch)
 		if err == nil || !strings.Contains(err.Error(), "not supported") || !strings.Contains(err.Error(), v) {
 			t.Errorf("version %s: got %v, want an unsupported-version error", v, err)
 		}
 	}
 	for v, s := range map[string]string{"8906": "cuDNN 8.9.6", "90100": "cuDNN 9.1.0"} {
 		t.Setenv("FAKE_CUDNN_VERSION", v)
-		lib, err := open(candidates())
+		lib, err := openWith(testSearch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +112,7 @@ func TestFakeLibrary(t *testing.T) {
 	t.Setenv(EnvLibs, dir)
 	t.Setenv("FAKE_CUDNN_LOG", logPath)
 	t.Setenv("FAKE_CUDNN_VERSION", "")
-	lib, err := open(candidates())
+	lib, err := openWith(testSearch)
 	if err != nil {
 		t.Fatal(err)
 	}

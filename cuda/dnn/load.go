@@ -8,12 +8,15 @@ package dnn
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"unsafe"
+
+	"tagimp/cuda/findlib"
 )
 
 // Environment variables that override the search (see Open).
@@ -22,11 +25,8 @@ const (
 	EnvPath = "TAGIMP_CUDNN_PATH"
 	// EnvLibs lists folders (':'-separated) searched first for every CUDA
 	// library tagimp opens at run time (cuBLAS, cuDNN).
-	EnvLibs = "TAGIMP_CUDA_LIBS"
+	EnvLibs = findlib.LibsEnv
 )
-
-// sonames are the cuDNN major versions supported, newest first.
-var sonames = []string{"libcudnn.so.9", "libcudnn.so.8"}
 
 // subLibraries are what each major version's shim loads by bare soname:
 // preloaded (RTLD_GLOBAL) from the folder the shim is found in, so that the
@@ -81,115 +81,51 @@ var (
 	openErr  error
 )
 
-// Open loads cuDNN once per process and returns what was loaded. It tries,
-// in order: the file in TAGIMP_CUDNN_PATH alone, when set; else
-// libcudnn.so.9 then .so.8 in each folder of TAGIMP_CUDA_LIBS; Python's
-// nvidia wheels (site-packages/nvidia/cudnn/lib, nvidia/cu13/lib,
-// nvidia/cu12/lib under the active virtualenv or conda, ~/.local,
-// /opt/torch/.venv, /usr/local and /usr); the CUDA toolkit and system
-// library folders; finally the bare sonames (LD_LIBRARY_PATH and the ld.so
-// cache). The error is one line naming what was searched and the variables
-// that override it. Versions other than 8 and 9 are refused.
+// Open loads cuDNN once per process and returns what was loaded. The
+// search is package findlib's for findlib.CuDNN: the file in
+// TAGIMP_CUDNN_PATH alone when set; else the folders of TAGIMP_CUDA_LIBS;
+// the dynamic loader; the CUDA toolkit and system folders; the nvidia
+// wheels on each Python's sys.path (nvidia/cu13/lib, nvidia/cudnn/lib);
+// what PyTorch itself maps. Each candidate is opened with its
+// sub-libraries, libcublasLt and libz preloaded, and versions other than 8
+// and 9 are refused. The error is one line naming every place tried and
+// the variables that override the search.
 func Open() (*Library, error) {
-	openOnce.Do(func() { openLib, openErr = open(candidates()) })
+	openOnce.Do(func() { openLib, openErr = openWith(findlib.Search{}) })
 	return openLib, openErr
 }
 
-// sitePackages are the Python library roots searched for nvidia wheels.
-func sitePackages() []string {
-	var roots []string
-	for _, env := range []string{"VIRTUAL_ENV", "CONDA_PREFIX"} {
-		if v := os.Getenv(env); v != "" {
-			roots = append(roots, v+"/lib/python3*/site-packages")
-		}
+// openWith runs the search s.
+func openWith(s findlib.Search) (*Library, error) {
+	var lib *Library
+	_, err := s.Find(findlib.CuDNN, func(p string) error {
+		l, err := load(p, s)
+		lib = l
+		return err
+	})
+	if err != nil {
+		return nil, oneLine(err)
 	}
-	if home, err := os.UserHomeDir(); err == nil {
-		roots = append(roots, home+"/.local/lib/python3*/site-packages")
-	}
-	return append(roots, "/opt/torch/.venv/lib/python3*/site-packages",
-		"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
-		"/usr/lib/python3/dist-packages", "/usr/lib/python3*/site-packages",
-		"/opt/conda/lib/python3*/site-packages", "/opt/venv/lib/python3*/site-packages")
+	return lib, nil
 }
 
-// searchGlobs are the folder patterns searched after TAGIMP_CUDA_LIBS.
-func searchGlobs() []string {
-	var globs []string
-	for _, r := range sitePackages() {
-		globs = append(globs, r+"/nvidia/cudnn/lib", r+"/nvidia/cu13/lib", r+"/nvidia/cu12/lib")
-	}
-	return append(globs, "/usr/local/cuda/lib64", "/usr/local/cuda-*/lib64",
-		"/usr/local/cuda/targets/*/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-		"/usr/lib64", "/usr/local/lib")
-}
-
-// search is the outcome of walking the search order: the files to try, in
-// order, and a short description of where was looked, for the error.
-type search struct {
-	files  []string
-	looked []string
-}
-
-// candidates lists the files to try (see Open).
-func candidates() search {
-	if p := os.Getenv(EnvPath); p != "" {
-		return search{files: []string{p}, looked: []string{EnvPath + "=" + p}}
-	}
-	var s search
-	seen := map[string]bool{}
-	add := func(dir string) {
-		for _, n := range sonames {
-			p := filepath.Join(dir, n)
-			if seen[p] {
-				continue
-			}
-			if _, err := os.Stat(p); err == nil {
-				seen[p] = true
-				s.files = append(s.files, p)
-			}
+// oneLine folds findlib's multi-line report into one line.
+func oneLine(err error) error {
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
 		}
 	}
-	if v := os.Getenv(EnvLibs); v != "" {
-		for _, d := range filepath.SplitList(v) {
-			add(d)
-		}
-		s.looked = append(s.looked, EnvLibs+"="+v)
-	} else {
-		s.looked = append(s.looked, EnvLibs+" (unset)")
+	if len(lines) < 2 {
+		return err
 	}
-	for _, g := range searchGlobs() {
-		matches, _ := filepath.Glob(g)
-		for _, d := range matches {
-			add(d)
-		}
-	}
-	s.looked = append(s.looked, "site-packages/nvidia/{cudnn,cu13,cu12}/lib of Python installs", "/usr/local/cuda*/lib64 and the system library folders")
-	s.files = append(s.files, sonames...)
-	s.looked = append(s.looked, "the loader path (LD_LIBRARY_PATH, ld.so cache)")
-	return s
-}
-
-// open tries each candidate in turn.
-func open(s search) (*Library, error) {
-	var tried []string
-	for _, p := range s.files {
-		lib, err := load(p)
-		if err == nil {
-			return lib, nil
-		}
-		tried = append(tried, err.Error())
-	}
-	found := "no libcudnn.so.9 or libcudnn.so.8 found"
-	if len(tried) > 0 {
-		found = "none usable: " + strings.Join(tried, "; ")
-	}
-	return nil, fmt.Errorf("cuDNN: %s; searched %s; set %s to the library file or %s to its folder (e.g. site-packages/nvidia/cudnn/lib of a PyTorch install)",
-		found, strings.Join(s.looked, ", "), EnvPath, EnvLibs)
+	return errors.New(lines[0] + " " + strings.Join(lines[1:], "; "))
 }
 
 // load opens one candidate: the sub-libraries beside it, libcublasLt and
 // libz first, then the shim itself; then checks the version.
-func load(path string) (*Library, error) {
+func load(path string, s findlib.Search) (*Library, error) {
 	lib := &Library{Path: path}
 	major := "9"
 	if strings.HasSuffix(path, ".so.8") {
@@ -205,7 +141,7 @@ func load(path string) (*Library, error) {
 			lib.preload(p)
 		}
 		if major == "9" {
-			lib.preloadCublasLt(dir)
+			lib.preloadCublasLt(dir, s)
 		}
 	}
 	lib.preload("libz.so.1")
@@ -217,11 +153,11 @@ func load(path string) (*Library, error) {
 		if rc == 2 {
 			msg += " (not a cuDNN 8 or 9 library?)"
 		}
-		return nil, fmt.Errorf("%s: %s", path, msg)
+		return nil, errors.New(msg) // findlib names the path
 	}
 	lib.Version = int(C.tg_cudnnGetVersion())
 	if m := majorOf(lib.Version); m != 8 && m != 9 {
-		return nil, fmt.Errorf("%s: cuDNN version %d is not supported (need 8 or 9)", path, lib.Version)
+		return nil, fmt.Errorf("cuDNN version %d is not supported (need 8 or 9)", lib.Version)
 	}
 	return lib, nil
 }
@@ -239,38 +175,43 @@ func (l *Library) preload(p string) bool {
 	return true
 }
 
-// preloadCublasLt loads libcublasLt from the cuDNN folder, the folders of
-// TAGIMP_CUDA_LIBS or the nvidia wheels, else by bare name.
-func (l *Library) preloadCublasLt(dir string) {
-	dirs := []string{dir}
-	if v := os.Getenv(EnvLibs); v != "" {
-		dirs = append(dirs, filepath.SplitList(v)...)
-	}
-	for _, r := range sitePackages() {
-		for _, g := range []string{r + "/nvidia/cu13/lib", r + "/nvidia/cublas/lib", r + "/nvidia/cu12/lib"} {
-			m, _ := filepath.Glob(g)
-			dirs = append(dirs, m...)
-		}
-	}
-	for _, d := range dirs {
-		for _, n := range cublasLtNames {
-			p := filepath.Join(d, n)
-			if _, err := os.Stat(p); err == nil {
-				if l.preload(p) {
-					return
-				}
-			}
-		}
-	}
+// cublasLt is libcublasLt, searched like cuBLAS (its wheel is cuBLAS's).
+var cublasLt = findlib.Library{
+	Name:     "cuBLASLt",
+	Sonames:  cublasLtNames,
+	Override: "TAGIMP_CUBLASLT_PATH",
+	Wheels:   []string{"cublas"},
+}
+
+// preloadCublasLt loads libcublasLt from the cuDNN folder, else wherever
+// findlib finds it (without the PyTorch probe).
+func (l *Library) preloadCublasLt(dir string, s findlib.Search) {
 	for _, n := range cublasLtNames {
-		cp := C.CString(n)
-		var buf [512]C.char
-		ok := C.tg_cudnn_preload(cp, &buf[0], C.size_t(len(buf))) == 0
-		C.free(unsafe.Pointer(cp))
-		if ok {
-			l.Preloaded = append(l.Preloaded, n)
+		p := filepath.Join(dir, n)
+		if _, err := os.Stat(p); err == nil && l.preload(p) {
 			return
 		}
 	}
-	l.Missing = append(l.Missing, "libcublasLt.so.13/.12/.11 (not found; cuDNN's legacy convolutions need it)")
+	s.NoTorch = true
+	_, err := s.Find(cublasLt, func(p string) error {
+		if !l.preloadQuiet(p) {
+			return errors.New("dlopen failed")
+		}
+		return nil
+	})
+	if err != nil {
+		l.Missing = append(l.Missing, "libcublasLt.so.13/.12/.11 (not found; cuDNN's legacy convolutions need it; set TAGIMP_CUBLASLT_PATH or TAGIMP_CUDA_LIBS)")
+	}
+}
+
+// preloadQuiet is preload without recording a failure.
+func (l *Library) preloadQuiet(p string) bool {
+	cp := C.CString(p)
+	defer C.free(unsafe.Pointer(cp))
+	var buf [512]C.char
+	if C.tg_cudnn_preload(cp, &buf[0], C.size_t(len(buf))) != 0 {
+		return false
+	}
+	l.Preloaded = append(l.Preloaded, p)
+	return true
 }
