@@ -32,8 +32,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
 MAX_MIB=64
 
-# Time limits in seconds for each part of `run` (sum stays under 6 minutes).
-T_ENV=20 T_CUDA=60 T_GPU=120 T_OURS=60 T_TORCH=90
+# Time limits in seconds for each part of `run` (sum stays under 7 minutes).
+T_ENV=20 T_CUDA=90 T_GPU=120 T_OURS=60 T_TORCH=90
 
 usage() {
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
@@ -77,7 +77,8 @@ cmd_build() {
 	command -v nvcc >/dev/null || die "nvcc not on PATH (install CUDA, e.g. Debian's nvidia-cuda-toolkit)"
 	mkdir -p "$dir"
 	dir="$(cd "$dir" && pwd)"
-	rm -f "$dir"/*.test "$dir"/tagimp-gpu "$dir"/gpu-check.sh "$dir"/mlp_torch.py "$dir"/BUILD.txt
+	rm -rf "$dir"/*.test "$dir"/tagimp-gpu "$dir"/gpu-check.sh "$dir"/mlp_torch.py "$dir"/BUILD.txt \
+		"$dir"/cudnn-abi.sh "$dir"/cudnn_api.h "$dir"/cudnn_abi.c "$dir"/data
 
 	echo "gpu-check: make kernels" >&2
 	make kernels
@@ -98,6 +99,13 @@ cmd_build() {
 	done
 	cp scripts/gpu-check.sh "$dir/gpu-check.sh"
 	cp bench/peers/mlp_torch.py "$dir/mlp_torch.py"
+	# The cuDNN ABI check (compiled there against the wheel's cudnn.h) and the real
+	# COCO images that the preprocessing and fc7 tests read (TAGIMP_TEST_DATA).
+	cp scripts/cudnn-abi.sh cuda/dnn/cudnn_api.h cuda/dnn/abicheck/cudnn_abi.c "$dir/"
+	if compgen -G "../shared/data/coco/val2017/*.jpg" >/dev/null; then
+		mkdir -p "$dir/data/coco/val2017"
+		cp ../shared/data/coco/val2017/*.jpg "$dir/data/coco/val2017/"
+	fi
 	chmod +x "$dir/gpu-check.sh" "$dir/mlp_torch.py"
 	{
 		echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
@@ -174,6 +182,14 @@ cmd_run() {
 			timeout "$T_ENV" "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' 2>&1 || echo "torch import failed"
 		fi
 	} >"$out/env.txt" 2>&1
+
+	# cuDNN's declarations against the machine's cudnn.h, before any cuDNN test: the
+	# cuda tests stop their cuDNN part when this fails (TAGIMP_CUDNN_ABI=failed).
+	local abidir="$bin"
+	[[ -f "$abidir/cudnn_abi.c" ]] || abidir="$here/../cuda/dnn"
+	run_logged cudnn-abi "$T_ENV" bash "$here/cudnn-abi.sh" "$abidir"
+	if [[ "$(cat "$out/cudnn-abi.rc")" == 0 ]]; then export TAGIMP_CUDNN_ABI=ok; else export TAGIMP_CUDNN_ABI=failed; fi
+	[[ -d "$bin/data/coco/val2017" ]] && export TAGIMP_TEST_DATA="$bin/data"
 
 	# Test binaries run from their package folder when the checkout is there (testdata).
 	local pkg wd
