@@ -1,0 +1,128 @@
+//go:build gpu && !emu
+
+package gpu
+
+import (
+	"image"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"tagimp/data/imageprep"
+	"tagimp/internal/realdata"
+	"tagimp/model/vgg16"
+)
+
+// vggInputs returns n preprocessed images: the real COCO images when
+// TAGIMP_TEST_DATA names them (scripts/gpu-check.sh carries them), else
+// random pictures.
+func vggInputs(t *testing.T, n int) []float32 {
+	c := imageprep.Default
+	x := make([]float32, n*c.Len())
+	var paths []string
+	if os.Getenv(realdata.EnvDir) != "" {
+		paths = realdata.Images(t)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	for i := 0; i < n; i++ {
+		var img image.Image
+		if i < len(paths) {
+			var err error
+			if img, err = imageprep.Decode(paths[i], 0); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			m := image.NewRGBA(image.Rect(0, 0, 320, 240))
+			for j := range m.Pix {
+				m.Pix[j] = uint8(r.IntN(256))
+			}
+			img = m
+		}
+		if err := c.Tensor(x[i*c.Len():(i+1)*c.Len()], img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return x
+}
+
+// TestVGG16FC7 compares fc7 on the device with the CPU path (model/vgg16,
+// the reference) for seeded random VGG16 weights with random biases, per
+// precision, and logs the deviation that `features --help` quotes. Bounds
+// on ‖gpu − cpu‖₂/‖cpu‖₂ per image: 1e-4 for FP32 (fifteen layers of FP32
+// sums in another order), 3e-2 for TF32 (inputs of every product rounded to
+// 10-bit mantissas, ≈ 5e-4 each, through fifteen layers).
+func TestVGG16FC7(t *testing.T) {
+	d := openDev(t, false)
+	net := vgg16.NewRandom(7)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, p := range net.Params() {
+		if len(p.Shape) == 1 { // biases (zero in NewRandom): exercise the bias path
+			for i := range p.Data {
+				p.Data[i] = float32(r.NormFloat64() * 0.05)
+			}
+		}
+	}
+	const n = 3
+	x := vggInputs(t, n)
+	want, err := net.FC7(x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		prec Precision
+		tol  float64
+	}{{FP32, 1e-4}, {TF32, 3e-2}} {
+		v, err := NewVGG16(d.ctx, net, VGGOptions{Batch: 4, Precision: tc.prec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(v.Describe())
+		got, err := v.FC7Host(x, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc := net.Config().FC
+		worst := 0.0
+		for i := 0; i < n; i++ {
+			var num, den float64
+			for j := 0; j < fc; j++ {
+				dv := float64(got[i*fc+j]) - float64(want[i*fc+j])
+				num += dv * dv
+				den += float64(want[i*fc+j]) * float64(want[i*fc+j])
+			}
+			e := math.Sqrt(num / den)
+			worst = max(worst, e)
+			if !(e <= tc.tol) {
+				t.Errorf("%s image %d: ‖gpu − cpu‖/‖cpu‖ = %.3g, bound %.0g", tc.prec, i, e, tc.tol)
+			}
+		}
+		t.Logf("%s: fc7 deviation from the CPU path ‖gpu − cpu‖₂/‖cpu‖₂ ≤ %.3g over %d images", tc.prec, worst, n)
+		v.Close()
+	}
+}
+
+// TestVGG16Throughput logs the compute-only throughput (a synthetic batch
+// already on the device, after warm-up, CUDA events) per precision.
+func TestVGG16Throughput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("throughput: not in -short")
+	}
+	d := openDev(t, false)
+	net := vgg16.NewRandom(1)
+	for _, prec := range []Precision{FP32, TF32} {
+		v, err := NewVGG16(d.ctx, net, VGGOptions{Batch: 64, Precision: prec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.ctx.Fill32(v.Input(), 0.5, v.Stream()); err != nil {
+			t.Fatal(err)
+		}
+		per, err := v.Timed(10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("VGG16 to fc7, %s, batch 64: %.1f ms a batch, %.0f images/s (compute only)", prec, per.Seconds()*1e3, 64/per.Seconds())
+		v.Close()
+	}
+}
