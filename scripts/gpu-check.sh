@@ -32,8 +32,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
 MAX_MIB=64
 
-# Time limits in seconds for each part of `run` (sum stays under 7 minutes).
-T_ENV=20 T_CUDA=90 T_GPU=120 T_OURS=60 T_TORCH=90
+# Time limits in seconds for each part of `run` (sum stays under 8 minutes).
+T_ENV=20 T_CUDA=90 T_GPU=150 T_OURS=60 T_TORCH=90 T_VGG=60
 
 usage() {
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
@@ -78,7 +78,7 @@ cmd_build() {
 	mkdir -p "$dir"
 	dir="$(cd "$dir" && pwd)"
 	rm -rf "$dir"/*.test "$dir"/tagimp-gpu "$dir"/gpu-check.sh "$dir"/mlp_torch.py "$dir"/BUILD.txt \
-		"$dir"/cudnn-abi.sh "$dir"/cudnn_api.h "$dir"/cudnn_abi.c "$dir"/data
+		"$dir"/vgg_torch.py "$dir"/cudnn-abi.sh "$dir"/cudnn_api.h "$dir"/cudnn_abi.c "$dir"/data
 
 	echo "gpu-check: make kernels" >&2
 	make kernels
@@ -101,6 +101,7 @@ cmd_build() {
 	cp bench/peers/mlp_torch.py "$dir/mlp_torch.py"
 	# The cuDNN ABI check (compiled there against the wheel's cudnn.h) and the real
 	# COCO images that the preprocessing and fc7 tests read (TAGIMP_TEST_DATA).
+	cp bench/peers/vgg_torch.py "$dir/vgg_torch.py"
 	cp scripts/cudnn-abi.sh cuda/dnn/cudnn_api.h cuda/dnn/abicheck/cudnn_abi.c "$dir/"
 	if compgen -G "../shared/data/coco/val2017/*.jpg" >/dev/null; then
 		mkdir -p "$dir/data/coco/val2017"
@@ -202,6 +203,8 @@ cmd_run() {
 	done
 	run_logged bench-ours "$T_OURS" "$bin/tagimp-gpu" bench train --device gpu --json
 	run_logged bench-torch "$T_TORCH" "$PYTHON" "$bin/mlp_torch.py" --json
+	# torchvision VGG16 to fc7 at batch 64, each precision; ours: TestVGG16Throughput in test-gpu.
+	run_logged bench-vgg-torch "$T_VGG" "$PYTHON" "$bin/vgg_torch.py" --json --batch 64 --rounds 3 --iters 5
 
 	echo "total: $(($(date +%s) - start))s" >>"$out/env.txt"
 	if [[ "${DRY_RUN:-0}" == 1 ]]; then
@@ -317,6 +320,35 @@ if torch:
     print("torch %s on %s" % (torch.get("torch_version"), torch.get("device")))
 if ours:
     print("ours on %s" % ours.get("device_name", ours.get("device", "?")))
+
+print()
+print("== cuDNN and VGG16 to fc7 (issue 13) ==")
+abi = (read("cudnn-abi.out") or "") + (read("cudnn-abi.log") or "")
+print("cuDNN ABI check (cuda/dnn/cudnn_api.h vs cudnn.h): %s" % (
+    (re.findall(r"^cudnn-abi: .*$", abi, re.M) or ["no result (exit %s): %s" % (
+        (read("cudnn-abi.rc") or "?").strip(), last_line("cudnn-abi.log"))])[-1]))
+glog = (read("test-gpu.out") or "") + (read("test-gpu.log") or "")
+clog = (read("test-cuda.out") or "") + (read("test-cuda.log") or "")
+for name in ("TestCuDNNConvVGGShapes", "TestPrep"):
+    m = re.search(r"^\s*--- (PASS|FAIL|SKIP): %s\b" % name, clog, re.M)
+    print("%-24s %s" % (name, m.group(1) if m else "not run"))
+for name in ("TestVGG16FC7", "TestVGG16Throughput"):
+    m = re.search(r"^\s*--- (PASS|FAIL|SKIP): %s\b" % name, glog, re.M)
+    print("%-24s %s" % (name, m.group(1) if m else "not run"))
+for l in re.findall(r"fc7 deviation from the CPU path.*$", glog, re.M):
+    print("  " + l)
+for l in re.findall(r"VGG16 to fc7, .*$", glog, re.M):
+    print("  ours  " + l)
+vt, err_vt = load_json("bench-vgg-torch.out")
+if err_vt or (vt or {}).get("error"):
+    print("  torch: %s (exit %s) %s" % (err_vt or vt.get("error"), (read("bench-vgg-torch.rc") or "?").strip(),
+          last_line("bench-vgg-torch.log")))
+for r in (vt or {}).get("results", []):
+    if "images_per_s" in r:
+        print("  torch %-5s batch %d: %.1f ms a batch, %.0f images/s (channels_last, cudnn.benchmark)" % (
+            r["precision"], r["batch"], r["ms_per_batch"], r["images_per_s"]))
+    else:
+        print("  torch %-5s %s" % (r.get("precision"), r.get("skipped")))
 EOF
 }
 
