@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
 	"tagimp/cuda"
 	"tagimp/model/vgg16"
@@ -37,6 +38,7 @@ type extractReq struct {
 
 type extractResp struct {
 	out []float32
+	per time.Duration
 	err error
 }
 
@@ -74,6 +76,13 @@ func (e *FC7Extractor) serve(net *vgg16.Net, batch int, prec Precision, ready ch
 	ready <- nil
 	for r := range e.reqs {
 		var resp extractResp
+		if r.x == nil { // ComputeTime: -n timed batches on a synthetic input
+			if resp.err = ctx.Fill32(v.Input(), 0.5, v.Stream()); resp.err == nil {
+				resp.per, resp.err = v.Timed(-r.n)
+			}
+			r.resp <- resp
+			continue
+		}
 		for i := 0; i < r.n && resp.err == nil; i += batch {
 			k := min(batch, r.n-i)
 			per := len(r.x) / r.n
@@ -98,6 +107,21 @@ func (e *FC7Extractor) Extract(x []float32, n int) ([]float32, error) {
 	r := <-resp
 	return r.out, r.err
 }
+
+// ComputeTime is the mean device time of one full batch (Batch images,
+// already on the device) over iters batches after a warm-up: compute only.
+func (e *FC7Extractor) ComputeTime(iters int) (time.Duration, error) {
+	if e.reqs == nil {
+		return 0, errors.New("fc7 on the GPU: extractor closed")
+	}
+	resp := make(chan extractResp)
+	e.reqs <- extractReq{n: -max(iters, 1), resp: resp}
+	r := <-resp
+	return r.per, r.err
+}
+
+// Batch is the number of images of one device batch.
+func (e *FC7Extractor) Batch() int { return e.batch }
 
 // Dim is fc7's width (4096).
 func (e *FC7Extractor) Dim() int { return e.dim }

@@ -33,7 +33,7 @@ PYTHON="${PYTHON:-python3}"
 MAX_MIB=64
 
 # Time limits in seconds for each part of `run` (sum stays under 8 minutes).
-T_ENV=20 T_CUDA=90 T_GPU=150 T_OURS=60 T_TORCH=90 T_VGG=60
+T_ENV=20 T_CUDA=80 T_GPU=130 T_OURS=60 T_TORCH=80 T_VGG=50 T_FEAT=50
 
 usage() {
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
@@ -203,7 +203,12 @@ cmd_run() {
 	done
 	run_logged bench-ours "$T_OURS" "$bin/tagimp-gpu" bench train --device gpu --json
 	run_logged bench-torch "$T_TORCH" "$PYTHON" "$bin/mlp_torch.py" --json
-	# torchvision VGG16 to fc7 at batch 64, each precision; ours: TestVGG16Throughput in test-gpu.
+	# VGG16 to fc7 at batch 64: ours (compute only, decode, end to end from the carried JPEGs,
+	# 40 times over) and torchvision's, each precision; also TestVGG16Throughput in test-gpu.
+	if [[ -d "$bin/data/coco/val2017" ]]; then
+		run_logged bench-features "$T_FEAT" "$bin/tagimp-gpu" bench features --device gpu --images "$bin/data/coco/val2017" \
+			--repeat 40 --batch 64 --precision tf32 --json
+	fi
 	run_logged bench-vgg-torch "$T_VGG" "$PYTHON" "$bin/vgg_torch.py" --json --batch 64 --rounds 3 --iters 5
 
 	echo "total: $(($(date +%s) - start))s" >>"$out/env.txt"
@@ -339,6 +344,14 @@ for l in re.findall(r"fc7 deviation from the CPU path.*$", glog, re.M):
     print("  " + l)
 for l in re.findall(r"VGG16 to fc7, .*$", glog, re.M):
     print("  ours  " + l)
+bf, err_bf = load_json("bench-features.out")
+if err_bf or (bf or {}).get("error"):
+    print("  ours bench features: %s (exit %s) %s" % (err_bf, (read("bench-features.rc") or "?").strip(), last_line("bench-features.log")))
+else:
+    print("  ours  bench features tf32 batch %d, %d images: compute %.0f, decode %.0f, end to end %.0f images/s; "
+          "network waiting %.0f%%; bottleneck %s (load %s)" % (bf["batch"], bf["images"], bf["compute_images_per_s"],
+          bf["decode_images_per_s"], bf["end_to_end_images_per_s"], 100 * bf["compute_waits_fraction"], bf["bottleneck"],
+          bf.get("load_average")))
 vt, err_vt = load_json("bench-vgg-torch.out")
 if err_vt or (vt or {}).get("error"):
     print("  torch: %s (exit %s) %s" % (err_vt or vt.get("error"), (read("bench-vgg-torch.rc") or "?").strip(),
