@@ -255,7 +255,7 @@ func (b *BLAS) SetWorkspace(ws Buffer) error {
 // Sgemm computes, row-major like the rest of tagimp, Cmat[M,N] =
 // α·op(A)·op(B) + β·Cmat with op(A) [M,K] (A, or Aᵀ of A [K,M] with transA)
 // and op(B) [K,N] likewise; lda, ldb, ldc are row strides. It is cuBLAS's
-// column-major Cᵀ = op(B)ᵀ·op(A)ᵀ. Same contract as Kernels.Sgemm. A Linear
+// column-major Cᵀ = op(B)ᵀ·op(A)ᵀ. Same contract as ops.Sgemm. A Linear
 // layer's forward is Sgemm(false, true, B, out, in, 1, X, in, W, in, 0, Y, out).
 func (b *BLAS) Sgemm(transA, transB bool, M, N, K int, alpha float32, A Buffer, lda int,
 	B Buffer, ldb int, beta float32, Cmat Buffer, ldc int) error {
@@ -276,6 +276,13 @@ func (b *BLAS) Sgemm(transA, transB bool, M, N, K int, alpha float32, A Buffer, 
 		return err
 	}
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Close destroys the handle.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"testing"
 
+	"tagimp/cuda"
 	"tagimp/data/imageprep"
 	"tagimp/internal/realdata"
 	"tagimp/model/vgg16"
@@ -53,7 +54,11 @@ func vggInputs(t *testing.T, n int) []float32 {
 // sums in another order), 3e-2 for TF32 (inputs of every product rounded to
 // 10-bit mantissas, ≈ 5e-4 each, through fifteen layers).
 func TestVGG16FC7(t *testing.T) {
-	d := openDev(t, false)
+	ctx, err := cuda.Open(0) // binds the context to this test's (locked) thread
+	if err != nil {
+		t.Fatalf("open GPU: %v", err)
+	}
+	defer ctx.Close()
 	net := vgg16.NewRandom(7)
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, p := range net.Params() {
@@ -73,7 +78,7 @@ func TestVGG16FC7(t *testing.T) {
 		prec Precision
 		tol  float64
 	}{{FP32, 1e-4}, {TF32, 3e-2}} {
-		v, err := NewVGG16(d.ctx, net, VGGOptions{Batch: 4, Precision: tc.prec})
+		v, err := NewVGG16(ctx, net, VGGOptions{Batch: 4, Precision: tc.prec})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,31 +103,6 @@ func TestVGG16FC7(t *testing.T) {
 			}
 		}
 		t.Logf("%s: fc7 deviation from the CPU path ‖gpu − cpu‖₂/‖cpu‖₂ ≤ %.3g over %d images", tc.prec, worst, n)
-		v.Close()
-	}
-}
-
-// TestVGG16Throughput logs the compute-only throughput (a synthetic batch
-// already on the device, after warm-up, CUDA events) per precision.
-func TestVGG16Throughput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("throughput: not in -short")
-	}
-	d := openDev(t, false)
-	net := vgg16.NewRandom(1)
-	for _, prec := range []Precision{FP32, TF32} {
-		v, err := NewVGG16(d.ctx, net, VGGOptions{Batch: 64, Precision: prec})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.ctx.Fill32(v.Input(), 0.5, v.Stream()); err != nil {
-			t.Fatal(err)
-		}
-		per, err := v.Timed(10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("VGG16 to fc7, %s, batch 64: %.1f ms a batch, %.0f images/s (compute only)", prec, per.Seconds()*1e3, 64/per.Seconds())
 		v.Close()
 	}
 }

@@ -124,6 +124,13 @@ TG_HD static inline void tg_wa_row(float *out, const float *p, const float *v,
  * tg_add where the result should match the CPU twin bit for bit (the dense
  * epilogues and Adam). Division and sqrtf are IEEE-rounded on both sides
  * (nvcc's default -prec-div=true -prec-sqrt=true; never --use_fast_math).
+ * Decision: tg_mul/tg_add only where bit-equality with the twin is the
+ * point (element-wise math whose result feeds a bit-for-bit check: the
+ * dense epilogues and their gradient, dropout, Adam). Sums of products (the
+ * WA sums in tg_wa_row/tg_wa_block, squared norms, loss means, GEMMs) keep
+ * nvcc's FMA contraction: their reduction trees differ from the twins'
+ * anyway, so equal bits are out of reach, and FMA is faster and rounds
+ * less. Those are checked against derived bounds (cuda/bounds_test.go).
  * ------------------------------------------------------------------------ */
 #ifdef __CUDA_ARCH__
 #define tg_mul(a, b) __fmul_rn((a), (b))

@@ -206,3 +206,26 @@ func TestMappedLibs(t *testing.T) {
 		t.Errorf("cuDNN: %q", got)
 	}
 }
+
+func TestCheckFile(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "libcublas.so.13")
+	if err := os.WriteFile(text, []byte("not a library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckFile(text); err == nil || !strings.Contains(err.Error(), "not an ELF") {
+		t.Errorf("text file: %v", err)
+	}
+	if err := CheckFile(filepath.Join(dir, "missing.so")); err == nil || err.Error() != "no such file" {
+		t.Errorf("missing file: %v", err)
+	}
+	if err := CheckFile("libtagimp-no-such-library.so.1"); err == nil {
+		t.Error("unknown soname: no error")
+	}
+	// The C library every Linux machine has, by soname as dlopen takes it.
+	if p := Resolve("libc.so.6"); p == "libc.so.6" {
+		t.Skip("no ld.so cache entry for libc.so.6 here")
+	} else if err := CheckFile("libc.so.6"); err != nil {
+		t.Errorf("libc.so.6 (%s): %v", p, err)
+	}
+}
