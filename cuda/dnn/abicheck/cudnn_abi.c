@@ -18,9 +18,10 @@
 #define TG_REAL_CUDNN
 #include "cudnn_api.h"
 
-/* Every function must be declared by the header itself (its address
- * size taken before our redeclaration: a function the header lacks, e.g. one removed
- * in a later cuDNN, is an "undeclared" error), then with our parameters. */
+/* Every function must be declared by the header itself: sizeof(&name) before
+ * our redeclaration is an "undeclared" error for a function the header lacks
+ * (e.g. one removed in a later cuDNN); then each is redeclared with our
+ * parameters. */
 #define TG_DECLARED(ret, name, params) +(int)(sizeof(&name) > 0)
 static const int tg_declared = 0 TG_CUDNN_FUNCS(TG_DECLARED);
 #undef TG_DECLARED
