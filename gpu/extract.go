@@ -5,10 +5,12 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 
 	"tagimp/cuda"
+	"tagimp/cuda/dnn"
 	"tagimp/model/vgg16"
 )
 
@@ -64,12 +66,23 @@ func (e *FC7Extractor) serve(net *vgg16.Net, batch int, prec Precision, ready ch
 		return
 	}
 	defer ctx.Close()
-	v, err := NewVGG16(ctx, net, VGGOptions{Batch: batch, Precision: prec})
+	// Out of memory lowers the batch (halving, down to 1) with a message
+	// instead of ending the run.
+	var v *VGG16
+	for {
+		v, err = NewVGG16(ctx, net, VGGOptions{Batch: batch, Precision: prec})
+		if err == nil || batch == 1 || !outOfMemory(err) {
+			break
+		}
+		fmt.Fprintf(os.Stderr, "fc7 on the GPU: batch %d does not fit (%v); trying %d\n", batch, err, batch/2)
+		batch /= 2
+	}
 	if err != nil {
 		ready <- err
 		return
 	}
 	defer v.Close()
+	e.batch = batch
 	e.info = v.Describe()
 	e.cudnn = v.CuDNN().String()
 	e.device = ctx.Info().Name
@@ -93,6 +106,10 @@ func (e *FC7Extractor) serve(net *vgg16.Net, batch int, prec Precision, ready ch
 		r.resp <- resp
 	}
 }
+
+// outOfMemory reports a device allocation that failed for lack of memory,
+// in the driver or inside cuDNN.
+func outOfMemory(err error) bool { return cuda.IsOutOfMemory(err) || dnn.IsAllocFailed(err) }
 
 // Extract returns the fc7 rows of the n preprocessed images in x.
 func (e *FC7Extractor) Extract(x []float32, n int) ([]float32, error) {

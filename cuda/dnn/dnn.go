@@ -70,6 +70,22 @@ type Status struct {
 
 func (s *Status) Error() string { return fmt.Sprintf("%s: cuDNN status %d (%s)", s.Op, s.Code, s.Msg) }
 
+// IsAllocFailed reports whether err is a cuDNN status saying an allocation
+// failed (cuDNN 9: host or device allocation; cuDNN 8: CUDNN_STATUS_ALLOC_FAILED).
+func IsAllocFailed(err error) bool {
+	var st *Status
+	if !errors.As(err, &st) {
+		return false
+	}
+	switch st.Code {
+	case C.CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, C.CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED:
+		return true
+	case 2: // cuDNN 8's CUDNN_STATUS_ALLOC_FAILED; 2 is no status in cuDNN 9
+		return openLib != nil && openLib.Major() == 8
+	}
+	return false
+}
+
 // ErrNotOpen is returned by every call made before Open succeeded.
 var ErrNotOpen = errors.New("cuDNN not loaded (call dnn.Open first)")
 

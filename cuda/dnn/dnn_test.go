@@ -2,6 +2,7 @@ package dnn
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,5 +253,17 @@ func TestNotOpen(t *testing.T) {
 	defer func() { openLib = saved }()
 	if _, err := NewHandle(0); !errors.Is(err, ErrNotOpen) {
 		t.Errorf("NewHandle before Open: %v", err)
+	}
+}
+
+func TestIsAllocFailed(t *testing.T) {
+	for code, want := range map[int]bool{4003: true, 4004: true, 2000: false, 3000: false} {
+		err := fmt.Errorf("wrapped: %w", &Status{Code: code, Op: "x"})
+		if got := IsAllocFailed(err); got != want {
+			t.Errorf("status %d: IsAllocFailed = %v, want %v", code, got, want)
+		}
+	}
+	if IsAllocFailed(errors.New("other")) {
+		t.Error("a non-cuDNN error counted as an allocation failure")
 	}
 }
