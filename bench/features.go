@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"time"
 
 	"tagimp/data/imageprep"
@@ -34,6 +36,10 @@ type FeaturesConfig struct {
 	// device; otherwise compute-only calls Extract on a synthetic batch in
 	// host memory.
 	ComputeTime func(iters int) (time.Duration, error)
+	// RawExtract, when set (the GPU), takes decoded images whose
+	// preprocessing runs on the device (imageprep.Raw): then the decode
+	// without resize and the end-to-end run through it are timed too.
+	RawExtract func(raws []imageprep.Raw) error
 }
 
 // FeaturesResult is one `bench features` table.
@@ -51,6 +57,11 @@ type FeaturesResult struct {
 	Wait float64 `json:"compute_waits_fraction"`
 	// Bottleneck names the slowest stage: "compute" or "decode".
 	Bottleneck string `json:"bottleneck"`
+	// With RawExtract: images/s of decoding alone without the resize
+	// (what crosses to the device), and end to end with the preprocessing
+	// on the device; 0 otherwise.
+	RawDecodeIPS   float64 `json:"raw_decode_images_per_s,omitempty"`
+	RawEndToEndIPS float64 `json:"raw_end_to_end_images_per_s,omitempty"`
 }
 
 // Features measures compute only, decode+preprocess only and end to end
@@ -138,5 +149,85 @@ func Features(ctx context.Context, c FeaturesConfig) (FeaturesResult, error) {
 	if r.DecodeIPS < r.ComputeIPS {
 		r.Bottleneck = "decode"
 	}
+	if c.RawExtract == nil {
+		return r, nil
+	}
+	// 4. Raw decode only, then end to end with the device preprocessing.
+	t0 = time.Now()
+	if err := decodeRaws(ctx, c, func([]imageprep.Raw) error { return nil }); err != nil {
+		return r, err
+	}
+	r.RawDecodeIPS = float64(len(c.Paths)) / time.Since(t0).Seconds()
+	t0 = time.Now()
+	if err := decodeRaws(ctx, c, c.RawExtract); err != nil {
+		return r, err
+	}
+	r.RawEndToEndIPS = float64(len(c.Paths)) / time.Since(t0).Seconds()
 	return r, nil
+}
+
+// decodeRaws decodes c.Paths on c.Workers goroutines into imageprep.Raw
+// and hands them to use in batches of c.Batch (in completion order).
+func decodeRaws(ctx context.Context, c FeaturesConfig, use func([]imageprep.Raw) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := c.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	jobs := make(chan string)
+	type result struct {
+		raw imageprep.Raw
+		err error
+	}
+	results := make(chan result, 2*workers)
+	go func() {
+		defer close(jobs)
+		for _, p := range c.Paths {
+			select {
+			case jobs <- p:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range jobs {
+				img, err := imageprep.Decode(p, c.Prep.MaxPixels)
+				var raw imageprep.Raw
+				if err == nil {
+					raw, err = c.Prep.Raw(img)
+				}
+				select {
+				case results <- result{raw, err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+	batch := make([]imageprep.Raw, 0, c.Batch)
+	for res := range results {
+		if res.err != nil {
+			return res.err
+		}
+		if batch = append(batch, res.raw); len(batch) == c.Batch {
+			if err := use(batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return use(batch)
+	}
+	return nil
 }

@@ -33,6 +33,24 @@ func TestFeatures(t *testing.T) {
 	if r.Bottleneck != "decode" && r.Bottleneck != "compute" {
 		t.Errorf("bottleneck %q", r.Bottleneck)
 	}
+	seen := 0
+	r, err = Features(context.Background(), FeaturesConfig{Paths: paths, Prep: imageprep.Default,
+		Extractor: slowExtractor{per: time.Millisecond}, Batch: 4, Workers: 2, Iters: 1,
+		RawExtract: func(raws []imageprep.Raw) error {
+			for _, raw := range raws {
+				if len(raw.Pix) == 0 || raw.Desc.W <= 0 {
+					t.Errorf("empty raw image %+v", raw.Desc)
+				}
+			}
+			seen += len(raws)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != len(paths) || r.RawDecodeIPS <= 0 || r.RawEndToEndIPS <= 0 {
+		t.Errorf("raw path: %d of %d images handed over, result %+v", seen, len(paths), r)
+	}
 	if _, err := Features(context.Background(), FeaturesConfig{Prep: imageprep.Default}); err == nil {
 		t.Error("no images accepted")
 	}

@@ -11,6 +11,7 @@ import (
 
 	"tagimp/cuda"
 	"tagimp/cuda/dnn"
+	"tagimp/data/imageprep"
 	"tagimp/model/vgg16"
 )
 
@@ -35,6 +36,8 @@ type FC7Extractor struct {
 type extractReq struct {
 	x    []float32
 	n    int
+	raws []imageprep.Raw // ExtractRaw
+	prep imageprep.Config
 	resp chan extractResp
 }
 
@@ -89,6 +92,15 @@ func (e *FC7Extractor) serve(net *vgg16.Net, batch int, prec Precision, ready ch
 	ready <- nil
 	for r := range e.reqs {
 		var resp extractResp
+		if r.raws != nil {
+			for i := 0; i < len(r.raws) && resp.err == nil; i += batch {
+				var rows []float32
+				rows, resp.err = v.FC7Raw(r.raws[i:min(i+batch, len(r.raws))], r.prep)
+				resp.out = append(resp.out, rows...)
+			}
+			r.resp <- resp
+			continue
+		}
 		if r.x == nil { // ComputeTime: -n timed batches on a synthetic input
 			if resp.err = ctx.Fill32(v.Input(), 0.5, v.Stream()); resp.err == nil {
 				resp.per, resp.err = v.Timed(-r.n)
@@ -121,6 +133,22 @@ func (e *FC7Extractor) Extract(x []float32, n int) ([]float32, error) {
 	}
 	resp := make(chan extractResp)
 	e.reqs <- extractReq{x: x, n: n, resp: resp}
+	r := <-resp
+	return r.out, r.err
+}
+
+// ExtractRaw returns the fc7 rows of decoded images, preprocessed on the
+// device (only their 8-bit planes cross PCIe): what FC7Raw does, batch by
+// batch.
+func (e *FC7Extractor) ExtractRaw(raws []imageprep.Raw, prep imageprep.Config) ([]float32, error) {
+	if e.reqs == nil {
+		return nil, errors.New("fc7 on the GPU: extractor closed")
+	}
+	if len(raws) == 0 {
+		return nil, nil
+	}
+	resp := make(chan extractResp)
+	e.reqs <- extractReq{raws: raws, prep: prep, resp: resp}
 	r := <-resp
 	return r.out, r.err
 }

@@ -5,9 +5,11 @@ package gpu
 import (
 	"fmt"
 	"time"
+	"unsafe"
 
 	"tagimp/cuda"
 	"tagimp/cuda/dnn"
+	"tagimp/data/imageprep"
 	"tagimp/model/vgg16"
 )
 
@@ -74,6 +76,8 @@ type VGG16 struct {
 	fc6, fc7 cuda.Buffer
 	ws       cuda.Buffer
 	bufs     []*cuda.Buffer
+	// Raw images for the device preprocessing, grown as needed.
+	pix, descs cuda.Buffer
 }
 
 type vggConv struct {
@@ -337,6 +341,90 @@ func (v *VGG16) Forward() error {
 	return nil
 }
 
+// PrepRaw uploads decoded images (only their 8-bit planes) and turns them
+// into Input on the device with the preprocessing kernel (tg_prep, bit for
+// bit imageprep's CPU path for prep): n = len(raws) ≤ Batch images.
+func (v *VGG16) PrepRaw(raws []imageprep.Raw, prep imageprep.Config) error {
+	n := len(raws)
+	if n == 0 || n > v.opts.Batch {
+		return fmt.Errorf("vgg16 on the GPU: %d raw images for a batch of %d", n, v.opts.Batch)
+	}
+	if prep.Size != v.cfg.InputSize {
+		return fmt.Errorf("vgg16 on the GPU: preprocessing to %d×%d for a network input of %d×%d", prep.Size, prep.Size, v.cfg.InputSize, v.cfg.InputSize)
+	}
+	var pix []byte
+	descs := make([]imageprep.RawDesc, n)
+	for i, r := range raws {
+		descs[i] = r.Desc.Shifted(int64(len(pix)))
+		pix = append(pix, r.Pix...)
+	}
+	if err := v.grow(&v.pix, int64(len(pix))); err != nil {
+		return err
+	}
+	if err := v.grow(&v.descs, int64(n)*imageprep.RawDescBytes); err != nil {
+		return err
+	}
+	if err := v.ctx.UploadBytes(v.pix, pix); err != nil {
+		return err
+	}
+	if err := v.ctx.UploadBytes(v.descs, unsafe.Slice((*byte)(unsafe.Pointer(&descs[0])), n*imageprep.RawDescBytes)); err != nil {
+		return err
+	}
+	caffe := prep.Mode == imageprep.Caffe
+	mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
+	if caffe {
+		mean = imageprep.CaffeMeanBGR
+	}
+	return v.k.Prep(v.stream, v.in, v.pix, v.descs, n, prep.Size, caffe, mean, std)
+}
+
+// grow makes *b hold at least bytes, reallocating (contents lost).
+func (v *VGG16) grow(b *cuda.Buffer, bytes int64) error {
+	if b.Bytes() >= bytes {
+		return nil
+	}
+	if err := v.stream.Synchronize(); err != nil { // the old buffer may still be read
+		return err
+	}
+	if !b.IsNull() {
+		v.ctx.Free(b)
+	}
+	nb, err := v.ctx.Alloc(max(bytes, 1<<20) * 5 / 4)
+	if err != nil {
+		return fmt.Errorf("vgg16 on the GPU: raw image buffer: %w", err)
+	}
+	*b = nb
+	return nil
+}
+
+// download copies the first n fc7 rows to the host (after the stream).
+func (v *VGG16) download(n int) ([]float32, error) {
+	if err := v.stream.Synchronize(); err != nil {
+		return nil, err
+	}
+	out := make([]float32, n*v.cfg.FC)
+	rows, err := v.fc7.Slice32(0, len(out))
+	if err != nil {
+		return nil, err
+	}
+	if err := v.ctx.Download(out, rows); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FC7Raw preprocesses raws on the device (PrepRaw), runs Forward and
+// returns their fc7 rows.
+func (v *VGG16) FC7Raw(raws []imageprep.Raw, prep imageprep.Config) ([]float32, error) {
+	if err := v.PrepRaw(raws, prep); err != nil {
+		return nil, err
+	}
+	if err := v.Forward(); err != nil {
+		return nil, err
+	}
+	return v.download(len(raws))
+}
+
 // FC7Host runs Forward on x (n ≤ Batch preprocessed images, n·3·224·224
 // values) and returns their fc7 rows: the synchronous path, for tests and
 // small jobs.
@@ -354,18 +442,7 @@ func (v *VGG16) FC7Host(x []float32, n int) ([]float32, error) {
 	if err := v.Forward(); err != nil {
 		return nil, err
 	}
-	if err := v.stream.Synchronize(); err != nil {
-		return nil, err
-	}
-	out := make([]float32, n*v.cfg.FC)
-	rows, err := v.fc7.Slice32(0, len(out))
-	if err != nil {
-		return nil, err
-	}
-	if err := v.ctx.Download(out, rows); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return v.download(n)
 }
 
 // Describe says, one line a layer, which algorithm each convolution uses,
@@ -432,6 +509,8 @@ func (v *VGG16) Close() error {
 		v.ctx.Free(b)
 	}
 	v.bufs = nil
+	v.ctx.Free(&v.pix)
+	v.ctx.Free(&v.descs)
 	if v.h != nil {
 		v.h.Close()
 	}

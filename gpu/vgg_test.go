@@ -47,6 +47,30 @@ func vggInputs(t *testing.T, n int) []float32 {
 	return x
 }
 
+// vggRaws returns the first n real images packed for the device
+// preprocessing, or nil when they are not carried (vggInputs then used
+// random pictures).
+func vggRaws(t *testing.T, n int) []imageprep.Raw {
+	if os.Getenv(realdata.EnvDir) == "" {
+		return nil
+	}
+	paths := realdata.Images(t)
+	if len(paths) < n {
+		return nil
+	}
+	raws := make([]imageprep.Raw, n)
+	for i := range raws {
+		img, err := imageprep.Decode(paths[i], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raws[i], err = imageprep.Default.Raw(img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return raws
+}
+
 // TestVGG16FC7 compares fc7 on the device with the CPU path (model/vgg16,
 // the reference) for seeded random VGG16 weights with random biases, per
 // precision, and logs the deviation that `features --help` quotes. Bounds
@@ -100,6 +124,24 @@ func TestVGG16FC7(t *testing.T) {
 			worst = max(worst, e)
 			if !(e <= tc.tol) {
 				t.Errorf("%s image %d: ‖gpu − cpu‖/‖cpu‖ = %.3g, bound %.0g", tc.prec, i, e, tc.tol)
+			}
+		}
+		// The same images preprocessed on the device (tg_prep, bit for bit
+		// imageprep's output) give the same fc7 up to the convolutions'
+		// run-to-run differences (some cuDNN algorithms sum in varying order).
+		if real := vggRaws(t, n); real != nil {
+			gotRaw, err := v.FC7Raw(real, imageprep.Default)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var num, den float64
+			for j := range got {
+				dv := float64(gotRaw[j]) - float64(got[j])
+				num += dv * dv
+				den += float64(got[j]) * float64(got[j])
+			}
+			if e := math.Sqrt(num / den); !(e <= tc.tol/10) {
+				t.Errorf("%s: fc7 of device-preprocessed images differs from host-preprocessed by %.3g (bound %.0g)", tc.prec, e, tc.tol/10)
 			}
 		}
 		t.Logf("%s: fc7 deviation from the CPU path ‖gpu − cpu‖₂/‖cpu‖₂ ≤ %.3g over %d images", tc.prec, worst, n)

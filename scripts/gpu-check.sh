@@ -577,6 +577,9 @@ else:
           "network waiting %.0f%%; bottleneck %s (load %s)" % (bf["batch"], bf["images"], bf["compute_images_per_s"],
           bf["decode_images_per_s"], bf["end_to_end_images_per_s"], 100 * bf["compute_waits_fraction"], bf["bottleneck"],
           bf.get("load_average")))
+    if bf.get("raw_end_to_end_images_per_s"):
+        print("        with the preprocessing on the device: decode %.0f, end to end %.0f images/s" % (
+              bf["raw_decode_images_per_s"], bf["raw_end_to_end_images_per_s"]))
 vt, err_vt = load_json("bench-vgg-torch.out")
 if err_vt or (vt or {}).get("error"):
     print("  torch: %s (exit %s) %s" % (err_vt or vt.get("error"), (read("bench-vgg-torch.rc") or "?").strip(),

@@ -28,6 +28,8 @@ func benchFeaturesCommand() *cli.Command {
   decode      decoding and preprocessing alone, on --workers goroutines
   end-to-end  from the JPEG files to fc7 rows in host memory (decoding runs ahead
               of the network), and the fraction of that time the network waited
+On the GPU also: decoding alone without the resize, and end to end with the
+resize and normalisation on the device (tg_prep: only 8-bit planes cross PCIe).
 The slower of compute and decode is named the bottleneck. The load average is
 printed with the numbers. The torchvision peer (bench/peers/vgg_torch.py, same
 batch and precision) is run beside it by scripts/gpu-check.sh.
@@ -94,6 +96,14 @@ func runBenchFeatures(c *cli.Context) error {
 	}); ok {
 		cfg.ComputeTime = dev.ComputeTime
 	}
+	if dev, ok := ex.(interface {
+		ExtractRaw([]imageprep.Raw, imageprep.Config) ([]float32, error)
+	}); ok {
+		cfg.RawExtract = func(raws []imageprep.Raw) error {
+			_, err := dev.ExtractRaw(raws, cfg.Prep)
+			return err
+		}
+	}
 	r, err := bench.Features(c.Context, cfg)
 	if err != nil {
 		return err
@@ -112,6 +122,10 @@ func runBenchFeatures(c *cli.Context) error {
 	fmt.Fprintf(w, "compute only\t%.1f\t\n", r.ComputeIPS)
 	fmt.Fprintf(w, "decode+preprocess only\t%.1f\t\n", r.DecodeIPS)
 	fmt.Fprintf(w, "end to end from JPEG\t%.1f\t\n", r.EndToEndIPS)
+	if r.RawEndToEndIPS > 0 {
+		fmt.Fprintf(w, "decode only, preprocessing on the device\t%.1f\t\n", r.RawDecodeIPS)
+		fmt.Fprintf(w, "end to end, preprocessing on the device\t%.1f\t\n", r.RawEndToEndIPS)
+	}
 	w.Flush()
 	fmt.Printf("the network waited for input %.0f%% of the end-to-end time; bottleneck: %s\n", 100*r.Wait, r.Bottleneck)
 	return nil
