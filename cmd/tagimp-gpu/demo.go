@@ -95,11 +95,11 @@ Examples:
 			&cli.IntFlag{Name: "epochs", Value: 40, Usage: "training epochs of each model"},
 			&cli.IntFlag{Name: "hidden", Value: 512, Usage: "hidden width H of the trunk (the paper: 4096)"},
 			&cli.IntFlag{Name: "hidden2", Value: 1024, Usage: "hidden width H2 of Model 2's importance MLP (the paper: 4096)"},
-			&cli.Float64Flag{Name: "lr", Value: 1e-3, Usage: "Adam learning rate"},
+			&cli.Float64Flag{Name: "lr", Value: 1e-3, Usage: "Adam learning rate (our choice: the paper names no optimiser or settings)"},
 			&cli.Float64Flag{Name: "dropout", Value: demoDropout, Usage: "dropout probability of the hidden layers in training (the paper: 0.5; see the description for why the demo uses less)"},
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "mini-batch size (also the VGG16 batch)"},
 			&cli.StringFlag{Name: "imp-loss-mask", Value: model.MaskTrue, Usage: "importance MSE over the true tags only (true) or over all image×tag entries (all, the train command's default)"},
-			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "probability θ above which a tag is predicted"},
+			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "probability θ above which a tag is predicted (our default: the paper states no θ)"},
 			deviceFlag(),
 		},
 		Action: runDemo,
@@ -140,6 +140,11 @@ const chanceDefinition = "pixel-blind prior: every test image gets each tag's tr
 func runDemo(c *cli.Context) error {
 	start := time.Now()
 	out := c.String("out")
+	release, err := lockOut(c, "out")
+	if err != nil {
+		return err
+	}
+	defer release()
 	seconds := map[string]float64{}
 	stage := func(name string, t time.Time) { seconds[name] = time.Since(t).Seconds() }
 

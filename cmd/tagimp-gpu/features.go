@@ -43,6 +43,9 @@ finished shards are checked and kept, the rest computed; the result is byte-iden
 to an uninterrupted run. An image that fails to decode is listed in the manifest and
 the run goes on; a missing images folder or weights file stops it at once.
 
+One run per part: a second run of the same part into --out while the first is
+running is refused, naming it (a lock per part; other parts may share the folder).
+
 Several machines: --shard K/N computes the images whose id mod N == K (manifest
 manifest-KofN.json). Without --shard, a Slurm array (SLURM_ARRAY_TASK_ID and
 SLURM_ARRAY_TASK_COUNT, contiguous --array) or a Kubernetes Indexed Job
@@ -70,6 +73,7 @@ Example:
 			&cli.IntFlag{Name: "shard-count", Usage: "number of parts N for JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT"},
 			&cli.IntFlag{Name: "shard-size", Value: 1000, Usage: "images per shard file"},
 			&cli.StringFlag{Name: "preprocess", Usage: "torchvision or caffe; default: what the weights expect"},
+			&cli.IntFlag{Name: "input-size", Value: 224, Usage: "with --weights random:SEED: the network's input size (tests, demos; real weights use 224)"},
 			&cli.BoolFlag{Name: "center-crop", Usage: "resize the short side to 256 and crop 224 (torchvision style) instead of resizing the whole image to 224x224 (the paper)"},
 		},
 		Action: runFeatures,
@@ -108,6 +112,9 @@ func runFeatures(c *cli.Context) error {
 	if len(unset) > 0 {
 		return fmt.Errorf("features: %s not set (see tagimp-gpu features --help)", strings.Join(unset, ", "))
 	}
+	if err := positive(c, "batch", "workers", "shard-size"); err != nil {
+		return err
+	}
 	captions, imagesDir, weights := c.String("captions"), c.String("images"), c.String("weights")
 	if st, err := os.Stat(imagesDir); err != nil || !st.IsDir() {
 		return fmt.Errorf("--images %s: no such folder; pass the folder that holds the caption file's images", imagesDir)
@@ -133,9 +140,16 @@ func runFeatures(c *cli.Context) error {
 	var net *vgg16.Net
 	meta := features.Meta{Backbone: "vgg16-fc7"}
 	if random {
-		net = vgg16.NewRandom(seed)
+		cfg := vgg16.VGG16()
+		cfg.InputSize = c.Int("input-size")
+		if net, err = vgg16.NewRandomConfig(cfg, seed); err != nil {
+			return fmt.Errorf("--input-size %d: %w", cfg.InputSize, err)
+		}
 		meta.Weights = "random:" + strconv.FormatInt(seed, 10)
 	} else {
+		if c.IsSet("input-size") {
+			return fmt.Errorf("--input-size: only with --weights random:SEED (the weights %s fix the input size)", weights)
+		}
 		fmt.Fprintf(os.Stderr, "loading VGG16 weights %s\n", weights)
 		if net, err = vgg16.Load(weights); err != nil {
 			return err

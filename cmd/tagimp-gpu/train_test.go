@@ -334,7 +334,67 @@ func TestTrainNaNMessage(t *testing.T) {
 	if !strings.Contains(err.Error(), "holds no model1 checkpoint") || strings.Contains(err.Error(), "epoch 0") {
 		t.Errorf("message %q", err)
 	}
-	if !strings.Contains(stderr, "model1 epoch 1/2") || !strings.HasSuffix(stderr, "\n") {
+	// stderr is not a terminal here: no bar, and no blank line either.
+	if !strings.HasSuffix(stderr, "\n") || strings.Contains(stderr, "\n\n") || strings.Contains(stderr, "\r") {
 		t.Errorf("stderr before the error does not end a line: %q", stderr)
+	}
+}
+
+// TestTrainEvalValidation: with a validation split in splits.json, train
+// --choose-threshold records θ chosen on it and eval scores the test split
+// with that θ and says where it came from.
+func TestTrainEvalValidation(t *testing.T) {
+	dir := t.TempDir()
+	trainFixture(t, dir, []string{"dog", "cat", "man", "car", "tree"})
+	sp, err := labels.ReadSplits(filepath.Join(dir, "labels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Train, sp.Val = sp.Train[:70], sp.Train[70:]
+	// Rewritten as vocab would (a splits.json edited by hand no longer
+	// matches the folder's labels-manifest.json and is refused).
+	labelsDir := filepath.Join(dir, "labels")
+	set, err := labels.Read(labelsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	voc, err := labels.ReadVocab(filepath.Join(labelsDir, "vocab.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := labels.WriteDir(labelsDir, voc, set, sp); err != nil {
+		t.Fatal(err)
+	}
+	args := trainArgs(dir, "--choose-threshold", "global")
+	args[2] = "model1"
+	if err := runTrainCLI(args...); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.ReadMeta(filepath.Join(dir, "run"), model.Model1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Theta == nil || m.Theta.Images != 20 || m.History[0].Split != "validation" || m.Data.NVal != 20 {
+		t.Fatalf("θ choice %+v, history split %q, data %+v", m.Theta, m.History[0].Split, m.Data)
+	}
+	jsonPath := filepath.Join(dir, "eval.json")
+	stderr := captureStderr(t, func() {
+		_, err = captureStdout(t, func() error {
+			return runTrainCLI("eval", "--run", filepath.Join(dir, "run"), "--json", jsonPath, "--device", "cpu")
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "chosen by train --choose-threshold global on the validation split of 20 images") {
+		t.Errorf("eval does not say where θ came from:\n%s", stderr)
+	}
+	var reps []map[string]any
+	b, _ := os.ReadFile(jsonPath)
+	if err := json.Unmarshal(b, &reps); err != nil || len(reps) != 1 {
+		t.Fatalf("eval.json: %v\n%s", err, b)
+	}
+	if got := reps[0]["threshold"].(float64); got != m.Theta.Global || reps[0]["n_images"].(float64) != 30 {
+		t.Errorf("eval scored at θ %v over %v images, want θ %v over the 30 test images", got, reps[0]["n_images"], m.Theta.Global)
 	}
 }
