@@ -38,6 +38,7 @@ type Kernels struct {
 	adam, adamDev, adamPowers            *Function
 	gatherRows, gatherRowsDev            *Function
 	denseForwardDev, stepEnd             *Function
+	prep                                 *Function
 }
 
 // KernelNames lists every extern "C" kernel the fatbin must hold.
@@ -47,6 +48,7 @@ var KernelNames = []string{
 	"tg_weighted_average", "tg_l2norm_rows", "tg_model2_input",
 	"tg_adam", "tg_adam_dev", "tg_adam_powers",
 	"tg_gather_rows", "tg_gather_rows_dev", "tg_dense_forward_dev", "tg_step_end",
+	"tg_prep",
 }
 
 // LoadKernels loads the kernel image (the embedded fatbin, or the file
@@ -71,6 +73,7 @@ func (c *Context) LoadKernels() (*Kernels, error) {
 		{&k.adam, "tg_adam"}, {&k.adamDev, "tg_adam_dev"}, {&k.adamPowers, "tg_adam_powers"},
 		{&k.gatherRows, "tg_gather_rows"}, {&k.gatherRowsDev, "tg_gather_rows_dev"},
 		{&k.denseForwardDev, "tg_dense_forward_dev"}, {&k.stepEnd, "tg_step_end"},
+		{&k.prep, "tg_prep"},
 	} {
 		if *f.dst, err = mod.Function(f.name); err != nil {
 			mod.Unload()
@@ -326,4 +329,28 @@ func (k *Kernels) StepEnd(s *Stream, slots, scratch Buffer, nloss int, state Buf
 		return fmt.Errorf("step end: %d losses", nloss)
 	}
 	return k.stepEnd.Launch(Dim3{X: 1}, Dim3{X: 1}, 0, s, Ptr(slots), Ptr(scratch), I32(nloss), Ptr(state))
+}
+
+// PrepBlock is the block size of tg_prep: one thread an output pixel.
+const PrepBlock = 128
+
+// Prep turns a batch of decoded images into VGG16 input (tg_prep,
+// kernels/prep.cu): pix holds their 8-bit planes, descs one
+// imageprep.RawDesc (struct tg_prep_src, 128 bytes) per image, offsets
+// into pix; out receives float32 [n, 3, S, S]. caffe selects BGR and mean
+// subtraction, else RGB/255, mean, std; mean and std are per output plane.
+// Launch: grid (⌈S/128⌉, S, n), block 128. Twin: imageprep.Config.FromRaw.
+func (k *Kernels) Prep(s *Stream, out, pix, descs Buffer, n, S int, caffe bool, mean, std [3]float32) error {
+	if n <= 0 {
+		return nil
+	}
+	if n > 65535 || S > 65535 {
+		return fmt.Errorf("prep: %d images of %d×%d exceed the grid limits (65535)", n, S, S)
+	}
+	if descs.Bytes() < int64(n)*128 || out.Bytes() < int64(n)*3*int64(S)*int64(S)*4 {
+		return fmt.Errorf("prep: buffers too small for %d images of 3×%d×%d (descs %d B, out %d B)", n, S, S, descs.Bytes(), out.Bytes())
+	}
+	return k.prep.Launch(Dim3{X: ceilDiv(S, PrepBlock), Y: S, Z: n}, Dim3{X: PrepBlock}, 0, s,
+		Ptr(out), Ptr(pix), Ptr(descs), I32(S), I32(b2i(caffe)),
+		F32(mean[0]), F32(mean[1]), F32(mean[2]), F32(std[0]), F32(std[1]), F32(std[2]))
 }

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -198,3 +199,7 @@ func (c *Context) Fill32(b Buffer, v float32, s *Stream) error {
 	}
 	return nil
 }
+
+// IsOutOfMemory reports whether err is (or wraps) the driver's
+// CUDA_ERROR_OUT_OF_MEMORY.
+func IsOutOfMemory(err error) bool { return errors.Is(err, cu.OutOfMemory) }

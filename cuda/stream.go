@@ -48,6 +48,10 @@ func (s *Stream) handle() C.CUstream {
 	return C.CUstream(unsafe.Pointer(s.s.C()))
 }
 
+// Handle is the raw CUstream as an address (0 for the default stream), for
+// libraries opened at run time that take a cudaStream_t (cuDNN).
+func (s *Stream) Handle() uintptr { return uintptr(unsafe.Pointer(s.handle())) }
+
 // Synchronize waits until all work queued on s has finished.
 func (s *Stream) Synchronize() error {
 	if s != nil {

@@ -22,8 +22,13 @@
 #       3. the cuda kernel tests again against that fatbin (TAGIMP_FATBIN);
 #       4. our SGEMMs vs cuBLAS FP32/TF32 at the batch-32 shapes (BenchmarkGemm);
 #          `tagimp-gpu bench train --device gpu --json`; the PyTorch peer (mlp_torch.py).
+#       5. (issue 13) before the tests, the cuDNN ABI check (cudnn-abi.sh: our cuDNN
+#          declarations compiled against the wheel's cudnn.h; TAGIMP_CUDNN_ABI=ok|failed
+#          for the cuDNN tests); the carried COCO images for the tests (TAGIMP_TEST_DATA);
+#          after them `tagimp-gpu bench features --device gpu` and the torchvision peer
+#          (vgg_torch.py) at batch 64.
 #       Every part runs under `timeout`, and the whole run within RUN_BUDGET seconds
-#       (default 330): a part that would start past it is reported as skipped. Logs go
+#       (default 450): a part that would start past it is reported as skipped. Logs go
 #       to OUTDIR; at the end ONE table: each test's result and time, the nvcc build,
 #       the GEMM benchmark, step times vs PyTorch. Exit status 1 when a test or the
 #       nvcc build failed, timed out or was skipped, or the pre-flight stopped.
@@ -42,12 +47,13 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MAX_MIB=64
 JOBS="${JOBS:-4}"
-RUN_BUDGET="${RUN_BUDGET:-330}"
+RUN_BUDGET="${RUN_BUDGET:-450}"
 
 # Time limits in seconds for each part of `run`.
 # Each can be overridden from the environment.
 T_ENV=${T_ENV:-30} T_START=${T_START:-30} T_CUDA_TEST=${T_CUDA_TEST:-90} T_GPU_TEST=${T_GPU_TEST:-180}
 T_NVCC=${T_NVCC:-180} T_GEMM=${T_GEMM:-90} T_OURS=${T_OURS:-60} T_TORCH=${T_TORCH:-90}
+T_FEAT=${T_FEAT:-60} T_VGG=${T_VGG:-60}
 
 usage() {
 	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
@@ -73,7 +79,8 @@ cmd_build() {
 	mkdir -p "$dir"
 	dir="$(cd "$dir" && pwd)"
 	rm -rf "$dir"/*.gz "$dir"/*.test "$dir"/tagimp-gpu "$dir"/tagimp-findlib "$dir"/gpu-check.sh \
-		"$dir"/mlp_torch.py "$dir"/BUILD.txt "$dir"/*.tests "$dir"/src
+		"$dir"/mlp_torch.py "$dir"/BUILD.txt "$dir"/*.tests "$dir"/src \
+		"$dir"/vgg_torch.py "$dir"/cudnn-abi.sh "$dir"/cudnn_api.h "$dir"/cudnn_abi.c "$dir"/data
 
 	echo "gpu-check: make kernels" >&2
 	make kernels
@@ -110,7 +117,15 @@ cmd_build() {
 	cp kernels/dev/*.cu "$dir/src/kernels/dev/"
 	cp scripts/gpu-check.sh "$dir/gpu-check.sh"
 	cp bench/peers/mlp_torch.py "$dir/mlp_torch.py"
-	chmod +x "$dir/gpu-check.sh" "$dir/mlp_torch.py"
+	cp bench/peers/vgg_torch.py "$dir/vgg_torch.py"
+	# The cuDNN ABI check (compiled there against the wheel's cudnn.h) and the real COCO
+	# images that the preprocessing and fc7 tests and bench features read.
+	cp scripts/cudnn-abi.sh cuda/dnn/cudnn_api.h cuda/dnn/abicheck/cudnn_abi.c "$dir/"
+	if compgen -G "../shared/data/coco/val2017/*.jpg" >/dev/null; then
+		mkdir -p "$dir/data/coco/val2017"
+		cp ../shared/data/coco/val2017/*.jpg "$dir/data/coco/val2017/"
+	fi
+	chmod +x "$dir/gpu-check.sh" "$dir/mlp_torch.py" "$dir/vgg_torch.py"
 	{
 		echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(git rev-parse --short HEAD 2>/dev/null || echo 'no commit')$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
 		go version
@@ -337,6 +352,14 @@ cmd_run() {
 		return 1
 	fi
 
+	# cuDNN's declarations against this machine's cudnn.h, before any cuDNN test: the
+	# cuDNN tests stop when it fails (TAGIMP_CUDNN_ABI=failed).
+	local abidir="$bin"
+	[[ -f "$abidir/cudnn_abi.c" ]] || abidir="$here/../cuda/dnn"
+	run_logged cudnn-abi "$T_ENV" env PYTHON="$PY" bash "$here/cudnn-abi.sh" "$abidir"
+	if [[ "$(cat "$out/cudnn-abi.rc" 2>/dev/null)" == 0 ]]; then export TAGIMP_CUDNN_ABI=ok; else export TAGIMP_CUDNN_ABI=failed; fi
+	[[ -d "$bin/data/coco/val2017" ]] && export TAGIMP_TEST_DATA="$bin/data"
+
 	# The cuda and gpu tests, one process each; the nvcc build alongside.
 	local src="$bin/src"
 	run_logged nvcc-build "$T_NVCC" bash -c "cmake -S '$src' -B '$out/cmake-build' -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build '$out/cmake-build' --target fatbin -- VERBOSE=1 2>&1" &
@@ -355,6 +378,13 @@ cmd_run() {
 	(cd "$tmpbin" && run_logged bench-gemm "$T_GEMM" ./cuda.test -test.run '^$' -test.bench Gemm -test.benchtime 200x)
 	run_logged bench-ours "$T_OURS" "$tmpbin/tagimp-gpu" bench train --device gpu --json
 	run_logged bench-torch "$T_TORCH" "$PY" "$bin/mlp_torch.py" --json
+	# VGG16 to fc7 at batch 64: ours (compute only, decode, end to end from the carried
+	# JPEGs 40 times over) and torchvision's at each precision.
+	if [[ -d "$bin/data/coco/val2017" ]]; then
+		run_logged bench-features "$T_FEAT" "$tmpbin/tagimp-gpu" bench features --device gpu \
+			--images "$bin/data/coco/val2017" --repeat 40 --batch 64 --precision tf32 --json
+	fi
+	run_logged bench-vgg-torch "$T_VGG" "$PY" "$bin/vgg_torch.py" --json --batch 64 --rounds 3 --iters 5
 
 	echo "total: $(($(now) - START))s" >>"$out/env.txt"
 	if [[ "${DRY_RUN:-0}" == 1 ]]; then
@@ -527,6 +557,40 @@ if torch:
     print("torch %s on %s" % (torch.get("torch_version"), torch.get("device")))
 if ours:
     print("ours on %s" % ours.get("device_name", ours.get("device", "?")))
+
+print()
+print("== cuDNN and VGG16 to fc7 (issue 13) ==")
+abi = (read("cudnn-abi.out") or "") + (read("cudnn-abi.log") or "")
+print("cuDNN ABI check (cuda/dnn/cudnn_api.h vs cudnn.h): %s" % (
+    (re.findall(r"^cudnn-abi: .*$", abi, re.M) or ["no result (exit %s): %s" % (
+        (read("cudnn-abi.rc") or "?").strip(), last_line("cudnn-abi.log"))])[-1]))
+for prefix, name in (("cuda", "TestCuDNNConvVGGShapes"), ("cuda", "TestPrep"), ("gpu", "TestVGG16FC7")):
+    rc = (read("%s-%s.rc" % (prefix, name)) or "").strip()
+    print("%-24s %s" % (name, {"": "not run", "0": "ok"}.get(rc, "FAIL/TIMEOUT (exit %s)" % rc)))
+    log = (read("%s-%s.out" % (prefix, name)) or "") + (read("%s-%s.log" % (prefix, name)) or "")
+    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the CPU path.*)$", log, re.M):
+        print("  " + l)
+bf, err_bf = load_json("bench-features.out")
+if err_bf or (bf or {}).get("error"):
+    print("  ours  bench features: %s (exit %s) %s" % (err_bf, (read("bench-features.rc") or "?").strip(), last_line("bench-features.log")))
+else:
+    print("  ours  bench features tf32 batch %d, %d images: compute %.0f, decode %.0f, end to end %.0f images/s; "
+          "network waiting %.0f%%; bottleneck %s (load %s)" % (bf["batch"], bf["images"], bf["compute_images_per_s"],
+          bf["decode_images_per_s"], bf["end_to_end_images_per_s"], 100 * bf["compute_waits_fraction"], bf["bottleneck"],
+          bf.get("load_average")))
+    if bf.get("raw_end_to_end_images_per_s"):
+        print("        with the preprocessing on the device: decode %.0f, end to end %.0f images/s" % (
+              bf["raw_decode_images_per_s"], bf["raw_end_to_end_images_per_s"]))
+vt, err_vt = load_json("bench-vgg-torch.out")
+if err_vt or (vt or {}).get("error"):
+    print("  torch: %s (exit %s) %s" % (err_vt or vt.get("error"), (read("bench-vgg-torch.rc") or "?").strip(),
+          last_line("bench-vgg-torch.log")))
+for r in (vt or {}).get("results", []):
+    if "images_per_s" in r:
+        print("  torch %-5s batch %d: %.1f ms a batch, %.0f images/s (compute only; channels_last, cudnn.benchmark)" % (
+            r["precision"], r["batch"], r["ms_per_batch"], r["images_per_s"]))
+    else:
+        print("  torch %-5s %s" % (r.get("precision"), r.get("skipped")))
 EOF
 }
 
