@@ -52,13 +52,16 @@ type FeatureSource struct {
 	// LegacyCheckpointFormat): then read the cache's manifest.
 	CenterCrop *bool `json:"center_crop,omitempty"`
 	ImageSize  int   `json:"image_size,omitempty"`
+	// Precision is features.Meta.Precision: "" for the CPU path, else
+	// "gpu-fp32" or "gpu-tf32"; another precision is another feature set.
+	Precision string `json:"precision,omitempty"`
 }
 
 // NewFeatureSource describes features of width dim read from path with the
 // extraction metadata m (zero for a bare .npy, which records none).
 func NewFeatureSource(path string, dim int, m features.Meta) FeatureSource {
 	s := FeatureSource{Path: path, Dim: dim, Backbone: m.Backbone, Weights: m.Weights,
-		WeightsSHA256: m.WeightsSHA256, Preprocess: m.Preprocess, ImageSize: m.ImageSize}
+		WeightsSHA256: m.WeightsSHA256, Preprocess: m.Preprocess, ImageSize: m.ImageSize, Precision: m.Precision}
 	if m.Preprocess != "" {
 		crop := m.CenterCrop
 		s.CenterCrop = &crop
@@ -136,6 +139,15 @@ func (s FeatureSource) Mismatch(got FeatureSource) []string {
 	}
 	if s.ImageSize != got.ImageSize {
 		d = append(d, fmt.Sprintf("image size %d, not %d", got.ImageSize, s.ImageSize))
+	}
+	if s.Precision != got.Precision {
+		prec := func(v string) string {
+			if v == "" {
+				return "the CPU path's"
+			}
+			return fmt.Sprintf("%q", v)
+		}
+		d = append(d, fmt.Sprintf("precision %s, not %s", prec(got.Precision), prec(s.Precision)))
 	}
 	return d
 }

@@ -32,8 +32,10 @@ const (
 
 // Engines says where fc7 and the models are computed.
 type Engines struct {
-	// NewExtractor wraps VGG16 for the feature device; nil: the CPU.
-	NewExtractor func(net *vgg16.Net) (features.Extractor, string, error)
+	// NewExtractor wraps VGG16 for the feature device and records in meta
+	// what the cache must say about it (a GPU's precision, name, cuDNN);
+	// nil: the CPU.
+	NewExtractor func(net *vgg16.Net, meta *features.Meta) (features.Extractor, string, error)
 	// Factory builds the models' engine; nil: the CPU engine.
 	Factory model.Factory
 	// Engine names the models' engine (recorded in the runs' metadata).
@@ -48,7 +50,7 @@ func (e Engines) withDefaults() Engines {
 		}
 	}
 	if e.NewExtractor == nil {
-		e.NewExtractor = func(net *vgg16.Net) (features.Extractor, string, error) {
+		e.NewExtractor = func(net *vgg16.Net, _ *features.Meta) (features.Extractor, string, error) {
 			return tagger.CPUExtractor{Net: net}, "cpu", nil
 		}
 	}
@@ -300,7 +302,7 @@ func (r *runner) features(spec NetSpec, imagesDir string, images []features.Imag
 		r.hooks.logf("VGG16: %s (sha256 %.12s), input %d×%d", meta.Weights, meta.WeightsSHA256, net.Config().InputSize, net.Config().InputSize)
 		prep := imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize, CenterCrop: spec.CenterCrop}
 		meta.Preprocess, meta.ImageSize, meta.CenterCrop = prep.Mode, prep.Size, prep.CenterCrop
-		ex, device, err := r.eng.NewExtractor(net)
+		ex, device, err := r.eng.NewExtractor(net, &meta)
 		if err != nil {
 			return err
 		}

@@ -85,7 +85,7 @@ Examples:
 				&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of a table"},
 			},
 			Action: benchTrain,
-		}},
+		}, benchFeaturesCommand()},
 	})
 }
 

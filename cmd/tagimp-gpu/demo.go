@@ -133,7 +133,10 @@ func runDemo(c *cli.Context) error {
 		Training: trainingFlags(c, 10),
 	}, cliHooks("demo"), pipeline.Engines{
 		Factory: factory, Engine: engine,
-		NewExtractor: func(net *vgg16.Net) (features.Extractor, string, error) { return featureExtractor(c, net) },
+		NewExtractor: func(net *vgg16.Net, meta *features.Meta) (features.Extractor, string, error) {
+			ex, device, _, err := featureExtractorMeta(c, net, meta) // a GPU stays held until the process ends
+			return ex, device, err
+		},
 	})
 	if err != nil {
 		return err

@@ -16,10 +16,12 @@ import (
 	"tagimp/model/vgg16"
 )
 
-// newGPUExtractor, when set by the GPU build, wraps a network for the GPU.
-// It is nil in the plain build and until the GPU VGG16 exists; --device gpu
-// then fails with a clear message and --device auto uses the CPU.
-var newGPUExtractor func(net *vgg16.Net, batch int) (features.Extractor, error)
+// newGPUExtractor, when set by the GPU build, runs the network on the GPU
+// at a precision ("fp32" or "tf32"); it returns the extractor, the GPU's
+// name and the cuDNN in use (recorded in the manifest) and a function that
+// releases the GPU. It is nil in the plain build: --device gpu then fails
+// with a clear message and --device auto uses the CPU.
+var newGPUExtractor func(net *vgg16.Net, batch int, precision string) (ex features.Extractor, device, cudnn string, release func(), err error)
 
 func init() {
 	register(&cli.Command{
@@ -65,6 +67,7 @@ Example:
 			&cli.StringFlag{Name: "out", Usage: "(required) cache folder to write (created; an earlier run there is resumed)"},
 			deviceFlag(),
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
+			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic: tf32 (cuDNN and cuBLAS on TF32 tensor cores, PyTorch's default for cuDNN) or fp32 (no tensor cores); the CPU path is always FP32, the reference. Features of another precision are other features (recorded in the manifest; train refuses to mix them). Deviation of fc7 from the CPU path: not yet measured on a GPU (scripts/gpu-check.sh prints it, TestVGG16FC7)"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "image decoding goroutines"},
 			&cli.StringFlag{Name: "shard", Usage: "compute only part K/N of the images (id mod N == K), e.g. 0/4"},
 			&cli.IntFlag{Name: "shard-count", Usage: "number of parts N for JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT"},
@@ -166,10 +169,11 @@ func runFeatures(c *cli.Context) error {
 	}
 	meta.Preprocess, meta.CenterCrop, meta.ImageSize = prep.Mode, prep.CenterCrop, prep.Size
 
-	ex, device, err := featureExtractor(c, net)
+	ex, device, release, err := featureExtractorMeta(c, net, &meta)
 	if err != nil {
 		return err
 	}
+	defer release()
 	fmt.Fprintf(os.Stderr, "features: %d images in %s, part %s, weights %s (sha256 %.12s), %s, device %s\n",
 		len(images), captions, shard, meta.Weights, meta.WeightsSHA256, prep, device)
 
@@ -252,26 +256,45 @@ type cpuExtractor struct{ net *vgg16.Net }
 func (e cpuExtractor) Extract(x []float32, n int) ([]float32, error) { return e.net.FC7(x, n) }
 func (e cpuExtractor) Dim() int                                      { return e.net.Config().FC }
 
-// featureExtractor picks the CPU or GPU network for --device.
+// featureExtractor picks the CPU or GPU network for --device (demo,
+// predict: a GPU stays held until the process ends).
 func featureExtractor(c *cli.Context, net *vgg16.Net) (features.Extractor, string, error) {
+	ex, device, _, err := featureExtractorMeta(c, net, &features.Meta{})
+	return ex, device, err
+}
+
+// featureExtractorMeta picks the CPU or GPU network for --device and
+// records the GPU's precision, name and cuDNN in meta; release frees the
+// GPU.
+func featureExtractorMeta(c *cli.Context, net *vgg16.Net, meta *features.Meta) (features.Extractor, string, func(), error) {
+	none := func() {}
 	device, err := resolveDevice(c)
 	if err != nil {
-		return nil, "", err
+		return nil, "", none, err
 	}
 	if device == "gpu" {
 		if newGPUExtractor == nil {
 			if c.String("device") == "gpu" {
-				return nil, "", fmt.Errorf("--device gpu: this build has no GPU VGG16 for features yet; use --device cpu")
+				return nil, "", none, fmt.Errorf("--device gpu: this build has no GPU VGG16 for features; use --device cpu")
 			}
-			return cpuExtractor{net}, "cpu (no GPU VGG16 in this build)", nil
+			return cpuExtractor{net}, "cpu (no GPU VGG16 in this build)", none, nil
 		}
-		ex, err := newGPUExtractor(net, c.Int("batch"))
+		prec := c.String("precision")
+		if prec == "" {
+			prec = "tf32" // commands without --precision
+		}
+		ex, name, cudnn, release, err := newGPUExtractor(net, c.Int("batch"), prec)
 		if err != nil {
-			return nil, "", err
+			if c.String("device") == "gpu" {
+				return nil, "", none, err
+			}
+			fmt.Fprintf(os.Stderr, "warning: --device auto: the GPU path is unusable (%v); computing on the CPU\n", err)
+			return cpuExtractor{net}, "cpu (GPU unusable)", none, nil
 		}
-		return ex, "gpu", nil
+		meta.Precision, meta.Device, meta.CuDNN = "gpu-"+prec, name, cudnn
+		return ex, "gpu " + name + ", " + prec + ", " + cudnn, release, nil
 	}
-	return cpuExtractor{net}, "cpu", nil
+	return cpuExtractor{net}, "cpu", none, nil
 }
 
 // captionImages lists the images of a COCO caption file with their files

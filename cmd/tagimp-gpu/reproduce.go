@@ -104,7 +104,10 @@ func runReproduce(c *cli.Context) error {
 		Command: strings.Join(os.Args, " "),
 	}, cliHooks("reproduce"), pipeline.Engines{
 		Factory: factory, Engine: engine,
-		NewExtractor: func(net *vgg16.Net) (features.Extractor, string, error) { return featureExtractor(c, net) },
+		NewExtractor: func(net *vgg16.Net, meta *features.Meta) (features.Extractor, string, error) {
+			ex, device, _, err := featureExtractorMeta(c, net, meta) // a GPU stays held until the process ends
+			return ex, device, err
+		},
 	})
 	if err != nil {
 		return err

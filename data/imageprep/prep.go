@@ -3,7 +3,6 @@ package imageprep
 import (
 	"fmt"
 	"image"
-	"math"
 
 	xdraw "golang.org/x/image/draw"
 )
@@ -107,19 +106,7 @@ func (c Config) Resize(img image.Image) *image.RGBA {
 	sr := img.Bounds()
 	dr := dst.Bounds()
 	if c.CenterCrop {
-		// torchvision Resize(short): the shorter side becomes `short`, the
-		// other int(short·long/shorter); CenterCrop: offset
-		// int(round((d-s)/2)) with Python's round, half to even.
-		short := c.cropResize()
-		w, h := sr.Dx(), sr.Dy()
-		rw, rh := short, short
-		if w < h {
-			rh = int(float64(short) * float64(h) / float64(w))
-		} else {
-			rw = int(float64(short) * float64(w) / float64(h))
-		}
-		ox := int(math.RoundToEven(float64(rw-s) / 2))
-		oy := int(math.RoundToEven(float64(rh-s) / 2))
+		rw, rh, ox, oy := c.geometry(sr.Dx(), sr.Dy())
 		dr = image.Rect(-ox, -oy, rw-ox, rh-oy)
 	}
 	// Scale maps sr onto dr and clips to dst's bounds: the crop costs
