@@ -8,6 +8,9 @@ import "math"
 type rgbImage struct {
 	w, h int
 	pix  []uint8
+	// scale is the DCT scale k of a JPEG decoded at k/8 (1…8); 0 or 8
+	// means full size.
+	scale int
 }
 
 // filter is a resampling filter along one axis, computed as
@@ -20,10 +23,12 @@ type filter struct {
 	w          []float32
 }
 
-// newFilter makes the filter that maps sw source samples onto dw output
-// samples, keeping only the outputs first … first+count-1 (a crop).
-func newFilter(dw, sw, first, count int) filter {
-	scale := float64(sw) / float64(dw)
+// newFilter makes the filter that maps a source extent of span samples
+// (sw of them stored; span < sw when a DCT-scaled decode rounded its size
+// up and the last sample is only partly image) onto dw output samples,
+// keeping only the outputs first … first+count-1 (a crop).
+func newFilter(dw int, span float64, sw, first, count int) filter {
+	scale := span / float64(dw)
 	halfWidth, argScale := 1.0, 1.0
 	if scale > 1 {
 		halfWidth *= scale
@@ -119,8 +124,14 @@ func (c Config) levelTable() (tab [3][256]float32, src [3]int) {
 func (c Config) fusedTensor(dst []float32, img rgbImage, origW, origH int) {
 	s := c.Size
 	rw, rh, ox, oy := c.geometry(origW, origH)
-	hf := newFilter(rw, img.w, ox, s)
-	vf := newFilter(rh, img.h, oy, s)
+	// A decode at DCT scale k/8 holds the image in w·k/8 samples (rounded
+	// up); map that exact extent, not the rounded one.
+	spanW, spanH := float64(img.w), float64(img.h)
+	if img.scale > 0 && img.scale < 8 {
+		spanW, spanH = float64(origW*img.scale)/8, float64(origH*img.scale)/8
+	}
+	hf := newFilter(rw, spanW, img.w, ox, s)
+	vf := newFilter(rh, spanH, img.h, oy, s)
 	rowLo := vf.lo[0]
 	rowHi := vf.lo[s-1] + vf.n[s-1]
 	for k := 0; k < s; k++ {

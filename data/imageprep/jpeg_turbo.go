@@ -190,7 +190,7 @@ func decodeJPEG(buf []byte, maxPixels int, target func(w, h int) (int, int)) (rg
 	if C.tagimp_setup(t, C.int(k)) != 0 {
 		return rgbImage{}, 0, 0, fail()
 	}
-	img := rgbImage{w: int(C.tagimp_out_width(t)), h: int(C.tagimp_out_height(t))}
+	img := rgbImage{w: int(C.tagimp_out_width(t)), h: int(C.tagimp_out_height(t)), scale: k}
 	img.pix = make([]uint8, 3*img.w*img.h)
 	if C.tagimp_decode(t, (*C.uchar)(unsafe.Pointer(&img.pix[0]))) != 0 || t.eof != 0 || t.hitMarker != 0 {
 		return rgbImage{}, 0, 0, fail()
