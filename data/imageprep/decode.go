@@ -98,7 +98,9 @@ func DecodeBytes(buf []byte, maxPixels int) (image.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		return img.rgba(), nil
+		out := img.rgba()
+		img.release()
+		return out, nil
 	}
 	return decodeGo(buf, maxPixels)
 }

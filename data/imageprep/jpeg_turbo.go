@@ -191,8 +191,10 @@ func decodeJPEG(buf []byte, maxPixels int, target func(w, h int) (int, int)) (rg
 		return rgbImage{}, 0, 0, fail()
 	}
 	img := rgbImage{w: int(C.tagimp_out_width(t)), h: int(C.tagimp_out_height(t)), scale: k}
-	img.pix = make([]uint8, 3*img.w*img.h)
+	img.pooled = getBytes(3 * img.w * img.h)
+	img.pix = *img.pooled
 	if C.tagimp_decode(t, (*C.uchar)(unsafe.Pointer(&img.pix[0]))) != 0 || t.eof != 0 || t.hitMarker != 0 {
+		img.release()
 		return rgbImage{}, 0, 0, fail()
 	}
 	return img, w, h, nil

@@ -141,6 +141,7 @@ func (c Config) TensorBytes(dst []float32, buf []byte) error {
 		return err
 	}
 	c.fusedTensor(dst, img, w, h)
+	img.release()
 	return nil
 }
 
@@ -218,4 +219,43 @@ func (c Config) normalize(dst []float32, img *image.RGBA) {
 			b[i] = (pb/255 - TorchvisionMean[2]) / TorchvisionStd[2]
 		}
 	}
+}
+
+// DecodeOnly decodes the image in buf as TensorBytes would (at a DCT scale
+// unless FullDecode) and drops the pixels: the decoding half of
+// TensorBytes, for benchmarks.
+func (c Config) DecodeOnly(buf []byte) error {
+	var target func(w, h int) (int, int)
+	if !c.FullDecode {
+		target = func(w, h int) (int, int) {
+			rw, rh, _, _ := c.geometry(w, h)
+			return rw, rh
+		}
+	}
+	img, _, _, err := decodeRGB(buf, c.MaxPixels, target)
+	img.release()
+	return err
+}
+
+// DecodeStdlib decodes buf with the standard library's decoders only
+// (image/jpeg, image/png), as Decode did before libjpeg-turbo: the
+// reference path, kept for comparisons and benchmarks.
+func DecodeStdlib(buf []byte, maxPixels int) (image.Image, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	if len(buf) == 0 {
+		return nil, fmt.Errorf("%w: zero bytes; re-download or remove the file", ErrEmpty)
+	}
+	return decodeGo(buf, maxPixels)
+}
+
+// ReferenceTensorBytes is TensorBytes the way data/imageprep first did it:
+// DecodeStdlib, then ReferenceTensor.
+func (c Config) ReferenceTensorBytes(dst []float32, buf []byte) error {
+	img, err := DecodeStdlib(buf, c.MaxPixels)
+	if err != nil {
+		return err
+	}
+	return c.ReferenceTensor(dst, img)
 }
