@@ -144,42 +144,51 @@ func (b ImageBench) Ours() ([]ImageRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, r)
+		rows = append(rows, r...)
 	}
 	return rows, nil
 }
 
 // fc7 times VGG16 (seeded random weights: the time does not depend on the
-// values) to fc7 on a batch of preprocessed images from the folder.
-func (b ImageBench) fc7(bufs [][]byte) (ImageRow, error) {
+// values) to fc7 on a batch of preprocessed images from the folder, with
+// each convolution engine of the build (vgg16.ConvEngines).
+func (b ImageBench) fc7(bufs [][]byte) ([]ImageRow, error) {
 	net := vgg16.NewRandom(1)
 	if net == nil {
-		return ImageRow{}, errors.New("bench images: VGG16 could not be built")
+		return nil, errors.New("bench images: VGG16 could not be built")
 	}
 	cfg := b.Prep
 	if cfg.Size != net.Config().InputSize {
-		return ImageRow{}, fmt.Errorf("bench images: fc7 needs %d-pixel inputs, not %d", net.Config().InputSize, cfg.Size)
+		return nil, fmt.Errorf("bench images: fc7 needs %d-pixel inputs, not %d", net.Config().InputSize, cfg.Size)
 	}
 	x := make([]float32, b.FC7Batch*cfg.Len())
 	for i := 0; i < b.FC7Batch; i++ {
 		if err := cfg.TensorBytes(x[i*cfg.Len():(i+1)*cfg.Len()], bufs[i%len(bufs)]); err != nil {
-			return ImageRow{}, fmt.Errorf("%s: %w", b.Files[i%len(bufs)], err)
+			return nil, fmt.Errorf("%s: %w", b.Files[i%len(bufs)], err)
 		}
 	}
-	if _, err := net.FC7(x, b.FC7Batch); err != nil { // warm-up
-		return ImageRow{}, err
-	}
-	best := time.Duration(1<<63 - 1)
-	for r := 0; r < max(b.Rounds, 1); r++ {
-		t0 := time.Now()
-		if _, err := net.FC7(x, b.FC7Batch); err != nil {
-			return ImageRow{}, err
-		}
-		best = min(best, time.Since(t0))
-	}
+	var rows []ImageRow
 	th := BLASThreads()
-	total := float64(b.FC7Batch) / best.Seconds()
-	return ImageRow{Stage: "fc7", Impl: "ours VGG16 CPU (" + vgg16.BLAS + ")", PerCore: total / float64(th), Total: total, Threads: th}, nil
+	for _, engine := range vgg16.ConvEngines {
+		if err := net.SetConvEngine(engine); err != nil {
+			return nil, err
+		}
+		if _, err := net.FC7(x, b.FC7Batch); err != nil { // warm-up (builds oneDNN's primitives)
+			return nil, err
+		}
+		best := time.Duration(1<<63 - 1)
+		for r := 0; r < max(b.Rounds, 1); r++ {
+			t0 := time.Now()
+			if _, err := net.FC7(x, b.FC7Batch); err != nil {
+				return nil, err
+			}
+			best = min(best, time.Since(t0))
+		}
+		total := float64(b.FC7Batch) / best.Seconds()
+		impl := "ours VGG16 CPU, " + net.ConvEngine() + " convolutions, " + vgg16.BLAS + " FC"
+		rows = append(rows, ImageRow{Stage: "fc7", Impl: impl, PerCore: total / float64(th), Total: total, Threads: th})
+	}
+	return rows, nil
 }
 
 // ImagePeers runs the PIL and PyTorch peers (bench/peers/images_pil.py,
