@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and tests need on a Debian 12 machine:
 # the CUDA toolkit (nvcc, headers) from Debian's non-free component, CMake,
-# OpenBLAS (the CPU engine's BLAS), libjpeg-turbo (the JPEG decoder, linked
-# statically from libjpeg62-turbo-dev's libjpeg.a) and python3-numpy (the
+# OpenBLAS (the CPU engine's BLAS), oneDNN (libdnnl-dev: VGG16's CPU
+# convolutions), libjpeg-turbo (the JPEG decoder, linked statically from
+# libjpeg62-turbo-dev's libjpeg.a) and python3-numpy (the
 # benchmark peer and the tests that check numpy reads our files). PyTorch and
 # PIL are not needed: the comparisons with them run against golden files in
 # testdata/ (tools/golden/make_golden.py made those once).
@@ -13,6 +14,7 @@ command -v nvcc >/dev/null 2>&1 || need+=(nvidia-cuda-toolkit)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 [ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || need+=(libopenblas-dev)
 [ -e /usr/include/jpeglib.h ] && [ -e /usr/lib/x86_64-linux-gnu/libjpeg.a ] || need+=(libjpeg62-turbo-dev)
+[ -e /usr/include/oneapi/dnnl/dnnl.h ] || need+=(libdnnl-dev)
 python3 -c 'import numpy' >/dev/null 2>&1 || [ -e /usr/lib/python3/dist-packages/numpy ] || need+=(python3-numpy)
 [ ${#need[@]} -eq 0 ] && exit 0
 
