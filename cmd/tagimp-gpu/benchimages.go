@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -150,7 +151,7 @@ func defaultCOCODir(wd string) string {
 	return ""
 }
 
-func printBenchImages(out interface{ Write([]byte) (int, error) }, rep benchImagesReport) error {
+func printBenchImages(out io.Writer, rep benchImagesReport) error {
 	fmt.Fprintf(out, "%d images from %s; %s; %d threads, %d CPUs; load average (1/5/15 min) %s before, %s after\n",
 		rep.Files, rep.Dir, rep.Preprocess, rep.Threads, rep.CPUs, fmtLoad(rep.LoadBefore), fmtLoad(rep.LoadAfter))
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
