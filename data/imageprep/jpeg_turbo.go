@@ -148,10 +148,11 @@ const libjpeg = true
 // decodeJPEG decodes the JPEG in buf with libjpeg-turbo at the smallest
 // scale k/8 (k = 1…8) whose output is at least target(w, h) for the
 // header's w×h (full size when target is nil or no smaller scale is that
-// large), after checking the header's size against maxPixels. It returns the decoded image and the
-// header's size. libjpeg's fatal errors come back as errors (its
-// error_exit longjmps back into the C function that called it; the process
-// never exits) and a premature end of data is an error, as with image/jpeg.
+// large), after checking the header's size against maxPixels. It returns
+// the decoded image and the header's size. libjpeg's fatal errors come back
+// as errors (its error_exit longjmps back into the C function that called
+// it; the process never exits) and a premature end of data is an error, as
+// with image/jpeg.
 func decodeJPEG(buf []byte, maxPixels int, target func(w, h int) (int, int)) (rgbImage, int, int, error) {
 	t := C.tagimp_new()
 	if t == nil {
