@@ -413,6 +413,29 @@ func BenchmarkTensorBytes(b *testing.B) { benchBytes(b, false) }
 
 func BenchmarkDecodeOnly(b *testing.B) { benchBytes(b, true) }
 
+// BenchmarkReferenceBytes is the path before libjpeg-turbo and the fused
+// resize (image/jpeg, x/image/draw, normalisation) on the same images, for
+// comparison in the same run.
+func BenchmarkReferenceBytes(b *testing.B) {
+	paths := realdata.Images(b)
+	bufs := make([][]byte, len(paths))
+	for i, p := range paths {
+		var err error
+		if bufs[i], err = os.ReadFile(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dst := make([]float32, Default.Len())
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if err := Default.ReferenceTensorBytes(dst, bufs[i%len(bufs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpuTime()-cpu0)
+}
+
 func benchBytes(b *testing.B, decodeOnly bool) {
 	paths := realdata.Images(b)
 	bufs := make([][]byte, len(paths))
