@@ -1,8 +1,10 @@
 # tagimp-gpu — build, test and demo.
 #   make kernels   nvcc (via CMake) builds kernels/*.cu into one fatbin, copied to cuda/ for embedding
 #   make build     bin/tagimp-gpu: the GPU binary when the fatbin exists, the CPU one otherwise
-#   make test      the test suite (CPU; no GPU needed)
+#   make test      the test suite (CPU; no GPU needed); one line per skipped test and why,
+#                  and the list of skipped tests at the end (tools/testreport)
 #   make demo      the whole pipeline on a synthetic COCO-style set
+SHELL     := /bin/bash
 GO        ?= go
 BUILD     ?= build
 FATBIN    := cuda/tagimp.fatbin
@@ -32,7 +34,7 @@ build-cpu:
 	$(GO) build -o bin/tagimp-gpu ./cmd/tagimp-gpu
 
 test:
-	$(GO) test $(TESTFLAGS) ./...
+	set -o pipefail; $(GO) test $(TESTFLAGS) -json ./... | $(GO) run ./tools/testreport
 
 vet:
 	$(GO) vet ./...

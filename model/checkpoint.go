@@ -178,6 +178,10 @@ type DataSource struct {
 	// data. Empty in runs written before they were recorded.
 	TrainIDsSHA256 string `json:"train_ids_sha256,omitempty"`
 	TestIDsSHA256  string `json:"test_ids_sha256,omitempty"`
+	// NVal and ValIDsSHA256 describe the validation split (splits.json's
+	// "val", from tagimp-gpu vocab --val); zero without one.
+	NVal         int    `json:"n_val,omitempty"`
+	ValIDsSHA256 string `json:"val_ids_sha256,omitempty"`
 	// TagVecMissing lists tags without a word vector (zero vectors).
 	TagVecMissing []string `json:"tagvec_missing,omitempty"`
 }
@@ -232,6 +236,10 @@ type EpochRecord struct {
 	Loss    Losses         `json:"loss"`
 	Seconds float64        `json:"seconds"`
 	Val     metrics.Report `json:"val"`
+	// Split names the images Val was scored on: "validation" (the split
+	// of vocab --val) or "test" (runs without a validation split, as the
+	// paper has none).
+	Split string `json:"split,omitempty"`
 }
 
 // ParamShape is one entry of Meta.Shapes.
@@ -256,8 +264,11 @@ type Meta struct {
 	Device  string          `json:"device"`
 	Data    DataSource      `json:"data"`
 	Metrics metrics.Report  `json:"metrics"`
-	History []EpochRecord   `json:"history"`
-	Saved   time.Time       `json:"saved"`
+	// Theta is the θ chosen on the validation split (train
+	// --choose-threshold); nil keeps Config.Threshold.
+	Theta   *ThetaChoice  `json:"theta_choice,omitempty"`
+	History []EpochRecord `json:"history"`
+	Saved   time.Time     `json:"saved"`
 }
 
 // CheckpointPaths returns the fixed names of kind's checkpoint in dir: the

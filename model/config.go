@@ -63,28 +63,36 @@ type Config struct {
 	T  int `json:"t"`
 	E  int `json:"e"`
 	H2 int `json:"h2"`
-	// Dropout is the drop probability of both hidden layers in training.
+	// Dropout is the drop probability of both hidden layers in training
+	// (paper: 0.5).
 	Dropout float64 `json:"dropout"`
-	// LR, Beta1, Beta2 and Eps are Adam's hyper-parameters.
+	// LR, Beta1, Beta2 and Eps are Adam's hyper-parameters. The paper
+	// names neither the optimiser nor its settings: Adam and its defaults
+	// here are our choice.
 	LR    float64 `json:"lr"`
 	Beta1 float64 `json:"beta1"`
 	Beta2 float64 `json:"beta2"`
 	Eps   float64 `json:"eps"`
-	// Seed drives initialisation, shuffling and dropout masks.
-	Seed   int64 `json:"seed"`
-	Epochs int   `json:"epochs"`
-	Batch  int   `json:"batch"`
-	// Threshold is θ: tags with probability ≥ θ are predicted (Jaccard,
-	// Model 2's WA at test time).
+	// Seed drives initialisation, shuffling and dropout masks (ours).
+	Seed int64 `json:"seed"`
+	// Epochs and Batch: paper 50 and 32.
+	Epochs int `json:"epochs"`
+	Batch  int `json:"batch"`
+	// Threshold is θ, in (0, 1): tags with probability ≥ θ are predicted
+	// (Jaccard, Model 2's WA at test time). The paper does not state θ;
+	// 0.5 is our default, and train --choose-threshold can choose it on a
+	// validation split instead.
 	Threshold float64 `json:"threshold"`
 	// ImpLossMask is MaskAll or MaskTrue.
 	ImpLossMask string `json:"imp_loss_mask"`
 }
 
-// DefaultConfig returns the paper's settings for kind at fc7 width with
-// d, t and e left to fill in: H = H2 = 4096, dropout 0.5, Adam with
-// lr 1e-4, betas (0.9, 0.999), eps 1e-8, seed 1, 50 epochs, batch 32,
-// θ = 0.5, importance loss over all entries.
+// DefaultConfig returns the default settings for kind at fc7 width with
+// t left to fill in. From the paper: D = 4096 (fc7), H = H2 = 4096, E =
+// 300 (word2vec), dropout 0.5, 50 epochs, batch 32. Our choices, because
+// the paper gives none: Adam with lr 1e-4, betas (0.9, 0.999), eps 1e-8
+// (PyTorch's and Keras's defaults but the learning rate), seed 1, θ = 0.5,
+// importance loss over all entries.
 func DefaultConfig(kind Kind) Config {
 	return Config{
 		Kind: kind, D: 4096, H: 4096, E: 300, H2: 4096,
@@ -125,8 +133,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: Adam betas (%g, %g) must lie in [0, 1)", c.Beta1, c.Beta2)
 	case !(c.Eps > 0):
 		return fmt.Errorf("config: Adam eps %g must be positive", c.Eps)
-	case !(c.Threshold > 0 && c.Threshold <= 1):
-		return fmt.Errorf("config: threshold %g outside (0, 1]", c.Threshold)
+	case !(c.Threshold > 0 && c.Threshold < 1):
+		return fmt.Errorf("config: threshold %g outside (0, 1)", c.Threshold)
 	case c.ImpLossMask != MaskAll && c.ImpLossMask != MaskTrue:
 		return fmt.Errorf("config: importance loss mask %q: want %q or %q", c.ImpLossMask, MaskAll, MaskTrue)
 	}

@@ -40,6 +40,9 @@ type Inputs struct {
 type Loaded struct {
 	Tags        []string
 	Train, Test *Data
+	// Val is the validation split (splits.json's "val"), nil without one
+	// or with Inputs.TestOnly.
+	Val *Data
 	// TagVecs is T×E (nil without Inputs.TagVec).
 	TagVecs []float32
 	E       int
@@ -60,7 +63,7 @@ func LoadInputs(in Inputs, needTagVec bool) (*Loaded, error) {
 	}
 	out := &Loaded{Tags: set.Tags, Source: DataSource{Labels: in.Labels, TestLabels: in.TestLabels, TagVec: in.TagVec}}
 	testSet := set
-	var trainIDs, testIDs []int64
+	var trainIDs, testIDs, valIDs []int64
 	if in.TestLabels != "" {
 		if testSet, err = labels.Read(in.TestLabels); err != nil {
 			return nil, fmt.Errorf("--test-labels: %w", err)
@@ -91,7 +94,7 @@ func LoadInputs(in Inputs, needTagVec bool) (*Loaded, error) {
 			return nil, err
 		}
 		out.Source.Splits = filepath.Join(dir, "splits.json")
-		trainIDs, testIDs = sp.Train, sp.Test
+		trainIDs, testIDs, valIDs = sp.Train, sp.Test, sp.Val
 	}
 	feat, err := features.Load(in.Features)
 	if err != nil {
@@ -105,6 +108,9 @@ func LoadInputs(in Inputs, needTagVec bool) (*Loaded, error) {
 	var dropped Dropped
 	if !in.TestOnly {
 		if trainIDs, dropped = DropFailed("training", trainIDs, failed); dropped.Count > 0 {
+			out.Dropped = append(out.Dropped, dropped)
+		}
+		if valIDs, dropped = DropFailed("validation", valIDs, failed); dropped.Count > 0 {
 			out.Dropped = append(out.Dropped, dropped)
 		}
 	}
@@ -122,6 +128,11 @@ func LoadInputs(in Inputs, needTagVec bool) (*Loaded, error) {
 		trainIDs = nil
 	} else if out.Train, err = Join("training", trainIDs, feat.IDs, feat.Rows, feat.Dim, set.IDs, set.Presence, set.Importance, t); err != nil {
 		return nil, fmt.Errorf("%w (features %s, labels %s)", err, in.Features, in.Labels)
+	}
+	if !in.TestOnly && len(valIDs) > 0 {
+		if out.Val, err = Join("validation", valIDs, feat.IDs, feat.Rows, feat.Dim, set.IDs, set.Presence, set.Importance, t); err != nil {
+			return nil, fmt.Errorf("%w (features %s, labels %s)", err, in.Features, in.Labels)
+		}
 	}
 	testLabels := in.Labels
 	if in.TestLabels != "" {

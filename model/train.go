@@ -26,7 +26,15 @@ type Run struct {
 	// TagVecs is T×E, one word vector per tag (Model 2 only).
 	TagVecs     []float32
 	Train, Test *Data
-	Source      DataSource
+	// Val, when not nil, is the validation split (vocab --val): the
+	// per-epoch metrics of the history are scored on it instead of the
+	// test split, and ChooseThreshold chooses θ on it.
+	Val *Data
+	// ChooseThreshold is ChooseNone (or empty: the default, the paper's
+	// setting), ChooseGlobal or ChoosePerTag: after the last epoch, choose
+	// θ on Val and record it in Meta.Theta (see ChooseTheta).
+	ChooseThreshold string
+	Source          DataSource
 	// Device names the engine ("cpu" or "gpu") for the metadata.
 	Device  string
 	Factory Factory
@@ -67,8 +75,12 @@ func HistoryPath(dir string, kind Kind) string {
 //
 // Each epoch visits the training rows in a seeded random order (the same
 // order on resume), in batches of Config.Batch with a smaller last batch,
-// then scores the test split with package metrics, saves the checkpoint
-// and rewrites the history CSV. An epoch's losses are the means over its
+// then scores the test split (Meta.Metrics) and, when there is one, the
+// validation split (the history's per-epoch metrics; without one the
+// history holds the test split's, as the paper has no validation split)
+// with package metrics, saves the checkpoint and rewrites the history
+// CSV. With Run.ChooseThreshold, θ is chosen on the validation split after
+// the last epoch (Meta.Theta) and Meta.Metrics scored with it. An epoch's losses are the means over its
 // rows: Σ nᵢ·lossᵢ / n over its batches, per term, Total the sum of the
 // terms.
 //
@@ -93,7 +105,12 @@ func Train(r *Run) (*Meta, error) {
 	if err != nil {
 		return nil, err
 	}
+	choose := r.ChooseThreshold != "" && r.ChooseThreshold != ChooseNone
 	if meta.Epoch >= c.Epochs {
+		if choose && (meta.Theta == nil || meta.Theta.Mode != r.ChooseThreshold) {
+			_, _, mPath := CheckpointPaths(r.Dir, c.Kind)
+			return nil, fmt.Errorf("%s finished its %d epochs without --choose-threshold %s (θ is chosen after the last epoch): train into a new --out, or raise --epochs", mPath, meta.Epoch, r.ChooseThreshold)
+		}
 		return meta, nil
 	}
 	tr, err := r.Factory(c, st)
@@ -125,11 +142,27 @@ func Train(r *Run) (*Meta, error) {
 		}
 		rep, err := Evaluate(tr, c, r.TagVecs, r.Test, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s: epoch %d validation: %w", c.Kind, epoch, err)
+			return nil, fmt.Errorf("%s: epoch %d test metrics: %w", c.Kind, epoch, err)
+		}
+		val, split := rep, "test"
+		if r.Val != nil {
+			if val, err = Evaluate(tr, c, r.TagVecs, r.Val, nil); err != nil {
+				return nil, fmt.Errorf("%s: epoch %d validation metrics: %w", c.Kind, epoch, err)
+			}
+			split = "validation"
+		}
+		if epoch == c.Epochs && choose {
+			if meta.Theta, err = ChooseTheta(tr, c, r.TagVecs, r.Val, r.ChooseThreshold); err != nil {
+				return nil, fmt.Errorf("%s: epoch %d: choose θ: %w", c.Kind, epoch, err)
+			}
+			meta.Theta.Epoch = epoch
+			if rep, err = EvaluateChosen(tr, c, r.TagVecs, r.Test, meta.Theta, nil); err != nil {
+				return nil, fmt.Errorf("%s: epoch %d test metrics: %w", c.Kind, epoch, err)
+			}
 		}
 		meta.Epoch = epoch
 		meta.Metrics = rep
-		meta.History = append(meta.History, EpochRecord{Epoch: epoch, Loss: sum, Seconds: time.Since(start).Seconds(), Val: rep})
+		meta.History = append(meta.History, EpochRecord{Epoch: epoch, Loss: sum, Seconds: time.Since(start).Seconds(), Val: val, Split: split})
 		if k := r.CheckpointEvery; k <= 1 || epoch%k == 0 || epoch == c.Epochs {
 			if st, err = tr.State(); err != nil {
 				return nil, fmt.Errorf("%s: epoch %d: %w", c.Kind, epoch, err)
@@ -301,6 +334,15 @@ func (r *Run) check() error {
 	if c.Kind == Model2 && len(r.TagVecs) != c.T*c.E {
 		return fmt.Errorf("%s: %d tag-vector values, need %d tags × %d", c.Kind, len(r.TagVecs), c.T, c.E)
 	}
+	if r.Val != nil && (r.Val.N == 0 || r.Val.D != c.D || r.Val.T != c.T) {
+		return fmt.Errorf("%s: the validation split has %d images of %d features × %d tags, the model %d × %d", c.Kind, r.Val.N, r.Val.D, r.Val.T, c.D, c.T)
+	}
+	if err := CheckChoice(r.ChooseThreshold); err != nil {
+		return fmt.Errorf("%s: %w", c.Kind, err)
+	}
+	if r.ChooseThreshold != "" && r.ChooseThreshold != ChooseNone && r.Val == nil {
+		return fmt.Errorf("%s: --choose-threshold %s needs a validation split: make one with tagimp-gpu vocab --train N --val M", c.Kind, r.ChooseThreshold)
+	}
 	return nil
 }
 
@@ -320,6 +362,9 @@ func (r *Run) resume() (*Meta, *State, error) {
 	}
 	if len(r.Test.IDs) == r.Test.N {
 		src.TestIDsSHA256 = IDsSHA256(r.Test.IDs)
+	}
+	if r.Val != nil {
+		src.NVal, src.ValIDsSHA256 = r.Val.N, IDsSHA256(r.Val.IDs)
 	}
 	old, err := ReadMeta(r.Dir, c.Kind)
 	if IsNotExist(err) {
@@ -387,6 +432,7 @@ func dataDifferences(was, got DataSource) []string {
 	}
 	split("training", was.TrainIDsSHA256, got.TrainIDsSHA256, was.NTrain, got.NTrain)
 	split("test", was.TestIDsSHA256, got.TestIDsSHA256, was.NTest, got.NTest)
+	split("validation", was.ValIDsSHA256, got.ValIDsSHA256, was.NVal, got.NVal)
 	return d
 }
 
@@ -432,9 +478,11 @@ func Evaluate(tr Trainer, c Config, tagVecs []float32, d *Data, progress func(do
 	return rep, nil
 }
 
-// HistoryColumns are the columns of the history CSV.
+// HistoryColumns are the columns of the history CSV: the epoch's mean
+// losses, then its metrics on the split named in the last column
+// ("validation" with vocab --val, else "test").
 var HistoryColumns = []string{"epoch", "loss", "loss_tag", "loss_imp", "loss_imp2", "seconds",
-	"map_image", "map_class", "jaccard", "mae", "mse", "of1", "cf1", "spearman", "ndcg"}
+	"map_image", "map_class", "jaccard", "mae", "mse", "of1", "cf1", "spearman", "ndcg", "split"}
 
 // WriteHistory writes the per-epoch history as CSV (atomically).
 func WriteHistory(path string, h []EpochRecord) error {
@@ -445,7 +493,7 @@ func WriteHistory(path string, h []EpochRecord) error {
 		for _, e := range h {
 			v := e.Val
 			cw.Write([]string{strconv.Itoa(e.Epoch), f(e.Loss.Total), f(e.Loss.Tag), f(e.Loss.Imp), f(e.Loss.Imp2), f(e.Seconds),
-				f(v.MAPImage), f(v.MAPClass), f(v.Jaccard), f(v.MAE), f(v.MSE), f(v.OF1), f(v.CF1), f(v.Spearman), f(v.NDCG)})
+				f(v.MAPImage), f(v.MAPClass), f(v.Jaccard), f(v.MAE), f(v.MSE), f(v.OF1), f(v.CF1), f(v.Spearman), f(v.NDCG), e.Split})
 		}
 		cw.Flush()
 		return cw.Error()

@@ -49,6 +49,11 @@ set holds no training images: eval cannot check that.
 Model 2 at test time averages the word vectors of the tags its tag head predicts
 with probability ≥ θ (WA), weighted by those probabilities.
 
+θ: the θ train chose on the validation split when it was run with
+--choose-threshold (global or per tag), else the run's --threshold (0.5 by default;
+the paper states no θ, and Table 1 is compared at this default). --threshold here
+overrides both. The output says which θ each model used and where it came from.
+
 --json FILE writes a JSON array with one object per model (keys model, n_images,
 n_tags, threshold, map_image, map_class, jaccard, mae, mse, cp, cr, cf1, op, or,
 of1, cp_top3, cr_top3, cf1_top3, op_top3, or_top3, of1_top3, spearman, ndcg).
@@ -63,7 +68,7 @@ Example:
 			&cli.StringFlag{Name: "test-labels", Usage: "labels of the test images (default: the run's)"},
 			&cli.StringFlag{Name: "features", Usage: "features of the test images (default: the run's)"},
 			&cli.StringFlag{Name: "tagvec", Usage: "tag word vectors for model2 (default: the run's)"},
-			&cli.Float64Flag{Name: "threshold", Usage: "θ for Jaccard, the P/R/F1 metrics and Model 2's WA (default: the run's)"},
+			&cli.Float64Flag{Name: "threshold", Usage: "θ in (0, 1) for Jaccard, the P/R/F1 metrics and Model 2's WA (default: the θ train chose on the validation split, else the run's --threshold)"},
 			deviceFlag(),
 		},
 		Action: runEval,
@@ -124,11 +129,19 @@ func runEval(c *cli.Context) error {
 				kind, data.Test.N, pick(in.TestLabels, in.Labels), meta.Data.NTest)
 		}
 		cfg := meta.Config
-		if c.IsSet("threshold") {
+		theta := meta.Theta
+		switch {
+		case c.IsSet("threshold"):
 			cfg.Threshold = c.Float64("threshold")
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
+			theta = nil
+			fmt.Fprintf(os.Stderr, "%s: θ = %g, from eval --threshold\n", kind, cfg.Threshold)
+		case theta != nil:
+			fmt.Fprintf(os.Stderr, "%s: %s\n", kind, theta)
+		default:
+			fmt.Fprintf(os.Stderr, "%s: θ = %g, the run's train --threshold (no θ chosen on a validation split; the paper states no θ)\n", kind, cfg.Threshold)
 		}
 		if data.Test.D != cfg.D {
 			return fmt.Errorf("%s: features %s are %d wide, the model was trained on %d", kind, in.Features, data.Test.D, cfg.D)
@@ -141,7 +154,7 @@ func runEval(c *cli.Context) error {
 			return fmt.Errorf("%s: %w", kind, err)
 		}
 		bar := newProgress(data.Test.N, string(kind)+" test images")
-		rep, err := model.Evaluate(tr, cfg, data.TagVecs, data.Test, func(done, total int) { bar.Set(done) })
+		rep, err := model.EvaluateChosen(tr, cfg, data.TagVecs, data.Test, theta, func(done, total int) { bar.Set(done) })
 		tr.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", kind, err)
@@ -178,7 +191,13 @@ func pick(flag, recorded string) string {
 // extended metrics.
 func printTable(w io.Writer, reps []metrics.Report) error {
 	r0 := reps[0]
-	fmt.Fprintf(w, "Table 1 — test split: %d images, %d tags, θ = %g (paper: COCO, ~8k test images, 116 tags)\n\n", r0.NImages, r0.NTags, r0.Threshold)
+	theta := fmt.Sprintf("θ = %g", r0.Threshold)
+	for _, r := range reps {
+		if r.Threshold != r0.Threshold || r.Thresholds != nil {
+			theta = "θ per model (see above)"
+		}
+	}
+	fmt.Fprintf(w, "Table 1 — test split: %d images, %d tags, %s (paper: COCO, ~8k test images, 116 tags)\n\n", r0.NImages, r0.NTags, theta)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "method\tMAE\tMSE\tJaccard\tmAP(image)\tmAP(class)\t\tpaper MAE\tMSE\tJaccard\tmAP\t")
 	for _, r := range reps {

@@ -54,7 +54,7 @@ Examples:
 			&cli.StringFlag{Name: "run", Required: true, Usage: "run folder written by train (or demo: DIR/run)"},
 			&cli.StringFlag{Name: "model", Usage: "baseline, model1 or model2 (default: the most advanced one in the run)"},
 			&cli.StringFlag{Name: "weights", Usage: "VGG16 weights (.pth/.npz) or random:SEED; default: what the run's features were computed with"},
-			&cli.Float64Flag{Name: "threshold", Usage: "probability θ above which a tag is predicted (default: the run's)"},
+			&cli.Float64Flag{Name: "threshold", Usage: "probability θ above which a tag is predicted (default: the global θ train chose on the validation split, else the run's --threshold)"},
 			&cli.BoolFlag{Name: "all", Usage: "list every tag, not only those predicted"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"},
 			&cli.StringFlag{Name: "cloud", Usage: "write a tag cloud per image to this .png or .svg file"},
@@ -102,6 +102,9 @@ func runPredict(c *cli.Context) error {
 		return err
 	}
 	cfg := meta.Config
+	if meta.Theta != nil {
+		cfg.Threshold = meta.Theta.Global // chosen on the validation split (per-tag θs are for eval's scores)
+	}
 	if c.IsSet("threshold") {
 		cfg.Threshold = c.Float64("threshold")
 		if err := cfg.Validate(); err != nil {

@@ -31,7 +31,17 @@ func init() {
 
 Data: --labels is the folder of "tagimp-gpu vocab" (labels.npz, vocab.json); its
 splits.json gives the train/test split, or --test-labels a second labels folder
-for the test images (then all of --labels is training data). --features is a
+for the test images (then all of --labels is training data).
+
+Validation (our addition; the paper has no validation split): when splits.json
+has a "val" split (tagimp-gpu vocab --val N), the metrics printed and recorded
+after every epoch (history, curves) are those of the validation images, not the
+test images, and --choose-threshold global|per-tag chooses θ on them after the
+last epoch: global, the θ in 0.05…0.95 with the highest mean Jaccard; per-tag,
+also one θ per tag with the highest F1 of that tag (Model 2's WA keeps the global
+one). eval then scores the test split with the chosen θ and says so. Without --val
+the per-epoch metrics are the test split's, and θ is --threshold (0.5): the
+default, and the setting the paper's Table 1 is compared at. --features is a
 feature cache (tagimp-gpu features) or an [N,D] .npy with its .ids.npy; rows are
 joined by image id. --tagvec is the [T,300] .npy of "tagimp-gpu embed" or a
 word2vec file.
@@ -64,13 +74,14 @@ Example:
 			&cli.IntFlag{Name: "batch", Value: 32, Usage: "mini-batch size (paper: 32); the last batch of an epoch may be smaller"},
 			&cli.IntFlag{Name: "hidden", Value: 4096, Usage: "hidden width H of the trunk (paper: 4096)"},
 			&cli.IntFlag{Name: "hidden2", Value: 4096, Usage: "hidden width H2 of Model 2's importance MLP (paper: 4096)"},
-			&cli.Float64Flag{Name: "dropout", Value: 0.5, Usage: "dropout probability of the hidden layers in training"},
-			&cli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "Adam learning rate"},
-			&cli.Float64Flag{Name: "beta1", Value: 0.9, Usage: "Adam β1"},
-			&cli.Float64Flag{Name: "beta2", Value: 0.999, Usage: "Adam β2"},
-			&cli.Float64Flag{Name: "eps", Value: 1e-8, Usage: "Adam ε"},
-			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of initialisation, shuffling and dropout masks"},
-			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "θ: tags with probability ≥ θ are predicted (Jaccard, Model 2's WA at test time)"},
+			&cli.Float64Flag{Name: "dropout", Value: 0.5, Usage: "dropout probability of the hidden layers in training (paper: 0.5)"},
+			&cli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "Adam learning rate (our choice: the paper names no optimiser or settings)"},
+			&cli.Float64Flag{Name: "beta1", Value: 0.9, Usage: "Adam β1 (our choice)"},
+			&cli.Float64Flag{Name: "beta2", Value: 0.999, Usage: "Adam β2 (our choice)"},
+			&cli.Float64Flag{Name: "eps", Value: 1e-8, Usage: "Adam ε (our choice)"},
+			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of initialisation, shuffling and dropout masks (ours)"},
+			&cli.Float64Flag{Name: "threshold", Value: 0.5, Usage: "θ in (0, 1): tags with probability ≥ θ are predicted (Jaccard, Model 2's WA at test time); the paper does not state θ, 0.5 is our default"},
+			&cli.StringFlag{Name: "choose-threshold", Value: model.ChooseNone, Usage: "none (θ = --threshold, the default), global or per-tag: choose θ on the validation split after the last epoch (needs vocab --val)"},
 			&cli.StringFlag{Name: "imp-loss-mask", Value: model.MaskAll, Usage: "importance MSE over all entries (all) or over the ground-truth tags only (true)"},
 			&cli.IntFlag{Name: "checkpoint-every", Value: 1, Usage: "save a checkpoint every `K` epochs and after the last (a stopped run resumes from the last saved epoch)"},
 			deviceFlag(),
@@ -138,7 +149,14 @@ func runTrain(c *cli.Context) error {
 		fmt.Fprintf(os.Stderr, "warning: %d tags have no word vector (zero rows): %s\n", len(data.Source.TagVecMissing), strings.Join(data.Source.TagVecMissing, ", "))
 	}
 	out := c.String("out")
-	fmt.Fprintf(os.Stderr, "data: %d training and %d test images, %d features, %d tags; engine %s", data.Train.N, data.Test.N, data.Train.D, len(data.Tags), device)
+	if err := model.CheckChoice(c.String("choose-threshold")); err != nil {
+		return err
+	}
+	nVal := 0
+	if data.Val != nil {
+		nVal = data.Val.N
+	}
+	fmt.Fprintf(os.Stderr, "data: %d training, %d validation and %d test images, %d features, %d tags; engine %s", data.Train.N, nVal, data.Test.N, data.Train.D, len(data.Tags), device)
 	if device == "cpu" {
 		fmt.Fprintf(os.Stderr, " (BLAS: %s)", cpu.BLAS)
 	}
@@ -165,8 +183,9 @@ func runTrain(c *cli.Context) error {
 			}
 		}
 		run := &model.Run{
-			Dir: out, Config: cfg, Tags: data.Tags, TagVecs: data.TagVecs, Train: data.Train, Test: data.Test,
-			Source: data.Source, Device: device, Factory: factory,
+			Dir: out, Config: cfg, Tags: data.Tags, TagVecs: data.TagVecs, Train: data.Train, Test: data.Test, Val: data.Val,
+			ChooseThreshold: c.String("choose-threshold"),
+			Source:          data.Source, Device: device, Factory: factory,
 			Log: func(msg string) { fmt.Fprintf(os.Stderr, "%s: %s\n", kind, msg) },
 			Progress: func(done, total int) {
 				if done == 1 {
@@ -178,8 +197,11 @@ func runTrain(c *cli.Context) error {
 			},
 			OnEpoch: func(m *model.Meta) {
 				h := m.History[len(m.History)-1]
-				fmt.Fprintf(os.Stderr, "%s epoch %d: loss %.4f (tag %.4f imp %.4f imp2 %.4f)  val mAP(image) %.4f mAP(class) %.4f Jaccard %.4f MAE %.4f MSE %.4f  %.0fs\n",
-					kind, h.Epoch, h.Loss.Total, h.Loss.Tag, h.Loss.Imp, h.Loss.Imp2, h.Val.MAPImage, h.Val.MAPClass, h.Val.Jaccard, h.Val.MAE, h.Val.MSE, h.Seconds)
+				fmt.Fprintf(os.Stderr, "%s epoch %d: loss %.4f (tag %.4f imp %.4f imp2 %.4f)  %s mAP(image) %.4f mAP(class) %.4f Jaccard %.4f MAE %.4f MSE %.4f  %.0fs\n",
+					kind, h.Epoch, h.Loss.Total, h.Loss.Tag, h.Loss.Imp, h.Loss.Imp2, h.Split, h.Val.MAPImage, h.Val.MAPClass, h.Val.Jaccard, h.Val.MAE, h.Val.MSE, h.Seconds)
+				if m.Theta != nil && m.Theta.Epoch == h.Epoch {
+					fmt.Fprintf(os.Stderr, "%s: %s\n", kind, m.Theta)
+				}
 				if err := writeCurves(out, m); err != nil {
 					fmt.Fprintln(os.Stderr, "warning:", err)
 				}
@@ -221,7 +243,11 @@ func writeCurves(dir string, m *model.Meta) error {
 	if m.Config.Kind.HasImportanceMLP() {
 		loss.Series = append(loss.Series, viz.Series{Name: "importance MLP MSE", X: x, Y: imp2})
 	}
-	val := viz.Panel{Title: "validation (test split)", YLabel: "metric", Series: []viz.Series{
+	split := "test"
+	if n := len(m.History); n > 0 && m.History[n-1].Split != "" {
+		split = m.History[n-1].Split
+	}
+	val := viz.Panel{Title: "metrics on the " + split + " split", YLabel: "metric", Series: []viz.Series{
 		{Name: "mAP per image", X: x, Y: mapI}, {Name: "mAP per class", X: x, Y: mapC}, {Name: "Jaccard", X: x, Y: jac},
 		{Name: "importance MAE", X: x, Y: mae}, {Name: "importance MSE", X: x, Y: mse}}}
 	return viz.WriteCurves(curvesPath(dir, m.Config.Kind), string(m.Config.Kind), loss, val)

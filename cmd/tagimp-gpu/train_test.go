@@ -338,3 +338,52 @@ func TestTrainNaNMessage(t *testing.T) {
 		t.Errorf("stderr before the error does not end a line: %q", stderr)
 	}
 }
+
+// TestTrainEvalValidation: with a validation split in splits.json, train
+// --choose-threshold records θ chosen on it and eval scores the test split
+// with that θ and says where it came from.
+func TestTrainEvalValidation(t *testing.T) {
+	dir := t.TempDir()
+	trainFixture(t, dir, []string{"dog", "cat", "man", "car", "tree"})
+	sp, err := labels.ReadSplits(filepath.Join(dir, "labels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Train, sp.Val = sp.Train[:70], sp.Train[70:]
+	b, _ := json.Marshal(sp)
+	if err := os.WriteFile(filepath.Join(dir, "labels", "splits.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := trainArgs(dir, "--choose-threshold", "global")
+	args[2] = "model1"
+	if err := runTrainCLI(args...); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.ReadMeta(filepath.Join(dir, "run"), model.Model1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Theta == nil || m.Theta.Images != 20 || m.History[0].Split != "validation" || m.Data.NVal != 20 {
+		t.Fatalf("θ choice %+v, history split %q, data %+v", m.Theta, m.History[0].Split, m.Data)
+	}
+	jsonPath := filepath.Join(dir, "eval.json")
+	stderr := captureStderr(t, func() {
+		_, err = captureStdout(t, func() error {
+			return runTrainCLI("eval", "--run", filepath.Join(dir, "run"), "--json", jsonPath, "--device", "cpu")
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "chosen by train --choose-threshold global on the validation split of 20 images") {
+		t.Errorf("eval does not say where θ came from:\n%s", stderr)
+	}
+	var reps []map[string]any
+	b, _ = os.ReadFile(jsonPath)
+	if err := json.Unmarshal(b, &reps); err != nil || len(reps) != 1 {
+		t.Fatalf("eval.json: %v\n%s", err, b)
+	}
+	if got := reps[0]["threshold"].(float64); got != m.Theta.Global || reps[0]["n_images"].(float64) != 30 {
+		t.Errorf("eval scored at θ %v over %v images, want θ %v over the 30 test images", got, reps[0]["n_images"], m.Theta.Global)
+	}
+}

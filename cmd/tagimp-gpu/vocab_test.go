@@ -119,3 +119,51 @@ func TestVocabCommandErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestVocabValAndNounShare: --val carves validation images out of the
+// training images (recorded in splits.json), and --noun-share drops a
+// lemma tagged a noun less often than asked, printing why.
+func TestVocabValAndNounShare(t *testing.T) {
+	dir := t.TempDir()
+	captions := filepath.Join(dir, "captions.json")
+	if err := os.WriteFile(captions, []byte(vocabFixture), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "val")
+	stdout, err := runVocabCLI("--captions", captions, "--min-count", "1", "--out", out, "--train", "2", "--val", "1", "--seed", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := labels.ReadSplits(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.Train) != 1 || len(sp.Val) != 1 || len(sp.Test) != 1 || !strings.Contains(stdout, "train 1, val 1, test 1") {
+		t.Errorf("splits %+v; summary:\n%s", sp, stdout)
+	}
+	if _, err := runVocabCLI("--captions", captions, "--min-count", "1", "--out", out, "--val", "1"); err == nil || !strings.Contains(err.Error(), "--val needs --train") {
+		t.Errorf("--val without --train: %v", err)
+	}
+	// "sleeping" is tagged a noun in none of its tokens: with the check
+	// off it can only be a tag if the tagger calls it a noun; "dog" is a
+	// noun in every token and stays.
+	stdout, err = runVocabCLI("--captions", captions, "--min-count", "1", "--out", filepath.Join(dir, "share"), "--noun-share", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := labels.ReadVocab(filepath.Join(dir, "share", "vocab.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range v.Tags {
+		if tc.NounShare != 1 {
+			t.Errorf("--noun-share 1 kept %s at share %g", tc.Tag, tc.NounShare)
+		}
+	}
+	if v.NounShare != 1 || len(v.Tags) == 0 {
+		t.Errorf("vocab.json: noun_share %g, %d tags", v.NounShare, len(v.Tags))
+	}
+	if _, err := runVocabCLI("--captions", captions, "--min-count", "1", "--out", filepath.Join(dir, "bad"), "--noun-share", "2"); err == nil {
+		t.Error("--noun-share 2 accepted")
+	}
+}

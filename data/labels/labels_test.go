@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"tagimp/data/coco"
+	"tagimp/data/nouns"
 )
 
 // fixture: image 1 with two captions, image 2 with three.
@@ -33,8 +34,8 @@ func TestBuild(t *testing.T) {
 		tags     []TagCount
 		imp      []float32
 	}{
-		{1, []TagCount{{"bed", 2}, {"cat", 2}, {"dog", 2}, {"man", 1}}, []float32{0.5, 0, 1, 0, 1.0 / 3, 2.0 / 3, 0, 1.0 / 3}},
-		{2, []TagCount{{"bed", 2}, {"cat", 2}, {"dog", 2}}, []float32{0.5, 0, 1, 1.0 / 3, 2.0 / 3, 0}},
+		{1, []TagCount{{Tag: "bed", Count: 2}, {Tag: "cat", Count: 2}, {Tag: "dog", Count: 2}, {Tag: "man", Count: 1}}, []float32{0.5, 0, 1, 0, 1.0 / 3, 2.0 / 3, 0, 1.0 / 3}},
+		{2, []TagCount{{Tag: "bed", Count: 2}, {Tag: "cat", Count: 2}, {Tag: "dog", Count: 2}}, []float32{0.5, 0, 1, 1.0 / 3, 2.0 / 3, 0}},
 	}
 	for _, tt := range tests {
 		v, s, err := Build(c, nouns, tt.minCount)
@@ -74,7 +75,7 @@ func TestBuildErrors(t *testing.T) {
 
 func TestApplyFixedVocab(t *testing.T) {
 	c, nouns := fixture()
-	v := &Vocab{Tags: []TagCount{{"man", 9}, {"dog", 5}, {"horse", 1}}}
+	v := &Vocab{Tags: []TagCount{{Tag: "man", Count: 9}, {Tag: "dog", Count: 5}, {Tag: "horse", Count: 1}}}
 	s, err := Apply(c, nouns, v)
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +280,7 @@ func TestBuildOnTrainImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []TagCount{{"cat", 2}, {"bed", 1}, {"man", 1}}
+	want := []TagCount{{Tag: "cat", Count: 2}, {Tag: "bed", Count: 1}, {Tag: "man", Count: 1}}
 	if !slices.Equal(v.Tags, want) || v.Images != 1 || v.Captions != 3 {
 		t.Errorf("vocab %+v, want tags %v over 1 image, 3 captions", v, want)
 	}
@@ -289,5 +290,102 @@ func TestBuildOnTrainImages(t *testing.T) {
 	}
 	if _, _, err := BuildOn(c, nouns, 1, []int64{9}); err == nil {
 		t.Error("unknown image to count accepted")
+	}
+}
+
+// TestBuildWords checks the corpus-level rules on a fixture: proper-noun
+// tokens count for a lemma used as a common noun at least as often, and a
+// lemma mostly tagged as something else is dropped by the noun share.
+func TestBuildWords(t *testing.T) {
+	c := &coco.Captions{
+		Path: "fixture.json",
+		IDs:  []int64{1, 2},
+		Captions: [][]string{
+			{"Frisbee on grass", "a frisbee", "a dog sits"},
+			{"a Wii", "the Wii", "a dog sits", "dogs sit"},
+		},
+	}
+	C, P, O := nouns.Common, nouns.Proper, nouns.Other
+	w := func(l string, k nouns.Kind) nouns.Word { return nouns.Word{Lemma: l, Kind: k} }
+	words := [][]nouns.Word{
+		{w("frisbee", P), w("on", O), w("grass", C)},
+		{w("a", O), w("frisbee", C)},
+		{w("a", O), w("dog", C), w("sit", C)},
+		{w("a", O), w("wii", P)},
+		{w("the", O), w("wii", P)},
+		{w("a", O), w("dog", C), w("sit", O)},
+		{w("dog", C), w("sit", O), w("wii", C)},
+	}
+	v, s, dropped, err := BuildWords(c, words, Options{MinCount: 1, NounShare: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TagCount{{Tag: "dog", Count: 3, NounShare: 1}, {Tag: "frisbee", Count: 2, NounShare: 1}, {Tag: "grass", Count: 1, NounShare: 1}}
+	if !slices.Equal(v.Tags, want) {
+		t.Errorf("tags %+v, want %+v", v.Tags, want)
+	}
+	if len(dropped) != 2 || dropped[1].Tag != "wii" || !strings.Contains(dropped[1].Reason, "proper noun") ||
+		dropped[0].Tag != "sit" || dropped[0].Tokens != 3 || dropped[0].Nouns != 1 || !strings.Contains(dropped[0].Reason, "33%") {
+		t.Errorf("dropped %+v", dropped)
+	}
+	// Image 1: frisbee in 2 of 3 captions (one of them "Frisbee", NNP).
+	if got := s.Importance[1]; got != float32(2)/3 {
+		t.Errorf("frisbee importance %g, want 2/3", got)
+	}
+	// Without the share check sit is a tag.
+	v, _, _, _ = BuildWords(c, words, Options{MinCount: 1})
+	if !slices.Contains(v.Names(), "sit") {
+		t.Errorf("noun share 0 dropped sit: %v", v.Names())
+	}
+	if _, _, _, err := BuildWords(c, words, Options{MinCount: 1, NounShare: 1.5}); err == nil {
+		t.Error("noun share 1.5 accepted")
+	}
+}
+
+func TestCarveVal(t *testing.T) {
+	ids := make([]int64, 100)
+	for i := range ids {
+		ids[i] = int64(3 * i)
+	}
+	s, err := MakeSplits(ids, 60, 30, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train := slices.Clone(s.Train)
+	if err := s.CarveVal(10); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Val) != 10 || len(s.Train) != 50 || len(s.Test) != 30 {
+		t.Fatalf("sizes train %d val %d test %d", len(s.Train), len(s.Val), len(s.Test))
+	}
+	both := slices.Concat(s.Train, s.Val)
+	slices.Sort(both)
+	if !slices.Equal(both, train) {
+		t.Error("train ∪ val is not the old train split")
+	}
+	again, _ := MakeSplits(ids, 60, 30, 5)
+	again.CarveVal(10)
+	if !slices.Equal(again.Val, s.Val) {
+		t.Error("validation split not reproducible")
+	}
+	other, _ := MakeSplits(ids, 60, 30, 6)
+	other.CarveVal(10)
+	if slices.Equal(other.Val, s.Val) {
+		t.Error("seed does not change the validation split")
+	}
+	for _, n := range []int{0, 50} {
+		if err := s.CarveVal(n); err == nil {
+			t.Errorf("--val %d accepted", n)
+		}
+	}
+	dir := t.TempDir()
+	c, nouns := fixture()
+	v, set, _ := Build(c, nouns, 1)
+	sp := &Splits{Seed: 1, Train: []int64{1}, Test: []int64{2}, Val: []int64{2}}
+	if err := WriteDir(dir, v, set, sp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSplits(dir); err == nil || !strings.Contains(err.Error(), "validation image 2") {
+		t.Errorf("overlapping validation split: %v", err)
 	}
 }

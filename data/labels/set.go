@@ -52,31 +52,94 @@ func Read(path string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read labels %s: %w", npzPath, err)
 	}
+	return ReadNPZ(npzPath, v.Names())
+}
+
+// ReadAny reads labels for scoring someone's predictions: path is a
+// labels.npz or the folder holding it. The tags are named by vocabPath
+// when given, else by the vocab.json beside the file when there is one,
+// else by their column index ("tag0", "tag1", …): a bare labels.npz is
+// enough.
+func ReadAny(path, vocabPath string) (*Set, error) {
+	npzPath := path
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		npzPath = filepath.Join(path, "labels.npz")
+	}
+	if vocabPath == "" {
+		beside := filepath.Join(filepath.Dir(npzPath), "vocab.json")
+		if _, err := os.Stat(beside); err == nil {
+			vocabPath = beside
+		}
+	}
+	var names []string
+	if vocabPath != "" {
+		v, err := ReadVocab(vocabPath)
+		if err != nil {
+			return nil, fmt.Errorf("read labels %s: %w", npzPath, err)
+		}
+		names = v.Names()
+	}
+	return ReadNPZ(npzPath, names)
+}
+
+// ReadNPZ reads a labels.npz (ids int64 [N], presence uint8 [N,T],
+// importance float32 [N,T]; numpy's int32 ids, bool presence and float64
+// importance are converted) with tags naming its columns; nil tags names
+// them by index. Importance must lie in [0, 1] and presence equal
+// importance > 0.
+func ReadNPZ(npzPath string, tags []string) (*Set, error) {
 	arrays, err := npy.ReadNPZ(npzPath)
 	if err != nil {
 		return nil, fmt.Errorf("read labels: %w", err)
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("read labels %s: %s (rewrite it with tagimp-gpu vocab)", npzPath, fmt.Sprintf(format, args...))
+		return fmt.Errorf("read labels %s: %s (write ids int64 [N], presence uint8 [N,T], importance float32 [N,T], as tagimp-gpu vocab does)", npzPath, fmt.Sprintf(format, args...))
 	}
 	ids, pres, imp := arrays["ids"], arrays["presence"], arrays["importance"]
 	switch {
 	case ids == nil || pres == nil || imp == nil:
 		return nil, bad("want arrays ids, presence and importance, found %v", npy.Names(arrays))
-	case ids.Dtype != "<i8" || len(ids.Shape) != 1:
+	case ids.Dtype != npy.Int64 && ids.Dtype != npy.Int32 || len(ids.Shape) != 1:
 		return nil, bad("ids is %s %v, want int64 [N]", ids.Dtype, ids.Shape)
+	case len(pres.Shape) != 2:
+		return nil, bad("presence is %s %v, want [N T]", pres.Dtype, pres.Shape)
 	}
-	n, t := ids.Shape[0], len(v.Tags)
+	n := ids.Shape[0]
+	t := pres.Shape[1]
+	what := "N images × T tags"
+	if tags != nil {
+		t, what = len(tags), "N images × T tags of the vocabulary"
+	}
 	switch {
-	case pres.Dtype != "|u1" || !slices.Equal(pres.Shape, []int{n, t}):
-		return nil, bad("presence is %s %v, want uint8 [%d %d] (N images × T tags of vocab.json)", pres.Dtype, pres.Shape, n, t)
-	case imp.Dtype != "<f4" || !slices.Equal(imp.Shape, []int{n, t}):
-		return nil, bad("importance is %s %v, want float32 [%d %d] (N images × T tags of vocab.json)", imp.Dtype, imp.Shape, n, t)
+	case pres.Dtype != npy.Uint8 || !slices.Equal(pres.Shape, []int{n, t}):
+		return nil, bad("presence is %s %v, want uint8 [%d %d] (%s)", pres.Dtype, pres.Shape, n, t, what)
+	case imp.Dtype != npy.Float32 && imp.Dtype != npy.Float64 || !slices.Equal(imp.Shape, []int{n, t}):
+		return nil, bad("importance is %s %v, want float32 [%d %d] (%s)", imp.Dtype, imp.Shape, n, t, what)
 	}
-	for k, x := range imp.F32 {
-		if !(x >= 0 && x <= 1) || (x > 0) != (pres.U8[k] == 1) || pres.U8[k] > 1 {
-			return nil, bad("image %d tag %q: importance %g with presence %d; want importance in [0,1] and presence = importance > 0", ids.I64[k/t], v.Tags[k%t].Tag, x, pres.U8[k])
+	if tags == nil {
+		tags = make([]string, t)
+		for j := range tags {
+			tags[j] = fmt.Sprintf("tag%d", j)
 		}
 	}
-	return &Set{IDs: ids.I64, Tags: v.Names(), Presence: pres.U8, Importance: imp.F32}, nil
+	idv := ids.I64
+	if ids.Dtype == npy.Int32 {
+		idv = make([]int64, n)
+		for i, x := range ids.I32 {
+			idv[i] = int64(x)
+		}
+	}
+	impv := imp.F32
+	if imp.Dtype == npy.Float64 {
+		impv = make([]float32, len(imp.F64))
+		for k, x := range imp.F64 {
+			impv[k] = float32(x)
+		}
+	}
+	for k, x := range impv {
+		if !(x >= 0 && x <= 1) || (x > 0) != (pres.U8[k] == 1) || pres.U8[k] > 1 {
+			return nil, bad("image %d tag %q: importance %g with presence %d; want importance in [0,1] and presence = importance > 0", idv[k/t], tags[k%t], x, pres.U8[k])
+		}
+	}
+	return &Set{IDs: idv, Tags: tags, Presence: pres.U8, Importance: impv}, nil
 }

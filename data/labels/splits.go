@@ -14,6 +14,50 @@ type Splits struct {
 	Seed  int64   `json:"seed"`
 	Train []int64 `json:"train"` // ascending
 	Test  []int64 `json:"test"`  // ascending
+	// Val is the validation split (tagimp-gpu vocab --val), carved out of
+	// the training images: train reports metrics on it every epoch and can
+	// choose θ on it. Empty without --val (the paper's setting).
+	Val []int64 `json:"val,omitempty"` // ascending
+}
+
+// CarveVal moves n of the training images into a validation split, chosen
+// by the same seeded hash as MakeSplits (with the seed salted, so the
+// choice is not simply the next images of the training order).
+func (s *Splits) CarveVal(n int) error {
+	if n < 1 || n >= len(s.Train) {
+		return fmt.Errorf("splits: --val %d, want 1 to %d (fewer than the %d training images)", n, len(s.Train)-1, len(s.Train))
+	}
+	order := hashOrder(s.Train, s.Seed^0x76616c) // "val"
+	for _, id := range order[:n] {
+		s.Val = append(s.Val, id)
+	}
+	s.Train = order[n:]
+	slices.Sort(s.Train)
+	slices.Sort(s.Val)
+	return nil
+}
+
+// hashOrder returns ids ordered by splitmix64(id, seed), ties by id.
+func hashOrder(ids []int64, seed int64) []int64 {
+	type keyed struct {
+		key uint64
+		id  int64
+	}
+	order := make([]keyed, len(ids))
+	for i, id := range ids {
+		order[i] = keyed{splitmix64(uint64(id) ^ splitmix64(uint64(seed))), id}
+	}
+	slices.SortFunc(order, func(a, b keyed) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	out := make([]int64, len(ids))
+	for i, k := range order {
+		out[i] = k.id
+	}
+	return out
 }
 
 // MakeSplits draws train and test images from ids: the images are ordered
@@ -29,27 +73,8 @@ func MakeSplits(ids []int64, train, test int, seed int64) (*Splits, error) {
 	if train+test > len(ids) || test < 1 {
 		return nil, fmt.Errorf("splits: --train %d --test %d needs %d images, the captions have %d", train, test, train+test, len(ids))
 	}
-	type keyed struct {
-		key uint64
-		id  int64
-	}
-	order := make([]keyed, len(ids))
-	for i, id := range ids {
-		order[i] = keyed{splitmix64(uint64(id) ^ splitmix64(uint64(seed))), id}
-	}
-	slices.SortFunc(order, func(a, b keyed) int {
-		if c := cmp.Compare(a.key, b.key); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.id, b.id)
-	})
-	s := &Splits{Seed: seed}
-	for _, k := range order[:train] {
-		s.Train = append(s.Train, k.id)
-	}
-	for _, k := range order[train : train+test] {
-		s.Test = append(s.Test, k.id)
-	}
+	order := hashOrder(ids, seed)
+	s := &Splits{Seed: seed, Train: slices.Clone(order[:train]), Test: slices.Clone(order[train : train+test])}
 	slices.Sort(s.Train)
 	slices.Sort(s.Test)
 	return s, nil
@@ -85,6 +110,12 @@ func ReadSplits(dir string) (*Splits, error) {
 	for _, id := range s.Test {
 		if seen[id] {
 			return nil, fmt.Errorf("read splits %s: image %d is in both train and test", path, id)
+		}
+		seen[id] = true
+	}
+	for _, id := range s.Val {
+		if seen[id] {
+			return nil, fmt.Errorf("read splits %s: validation image %d is also in train or test", path, id)
 		}
 	}
 	return &s, nil

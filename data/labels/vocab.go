@@ -13,14 +13,20 @@ import (
 type TagCount struct {
 	Tag   string `json:"tag"`
 	Count int    `json:"count"`
+	// NounShare is the share of the tag's tokens in the counted captions
+	// that were counted as nouns (0: not measured, as in vocabularies made
+	// from noun lists or before this field existed).
+	NounShare float64 `json:"noun_share,omitempty"`
 }
 
 // Vocab is the tag vocabulary, the content of vocab.json.
 type Vocab struct {
-	MinCount int        `json:"min_count"` // tags counted fewer times were dropped
-	Images   int        `json:"images"`    // images of the caption file it was built from
-	Captions int        `json:"captions"`  // captions of that file
-	Tags     []TagCount `json:"tags"`      // descending count, ties alphabetical
+	MinCount int `json:"min_count"` // tags counted fewer times were dropped
+	// NounShare is the --noun-share the tags had to reach (0: not checked).
+	NounShare float64    `json:"noun_share,omitempty"`
+	Images    int        `json:"images"`   // images of the caption file it was built from
+	Captions  int        `json:"captions"` // captions of that file
+	Tags      []TagCount `json:"tags"`     // descending count, ties alphabetical
 }
 
 // Names returns the tags in vocabulary order.
@@ -68,7 +74,11 @@ func ReadVocab(path string) (*Vocab, error) {
 
 // writeJSON writes v as indented JSON, one tag per line.
 func (v *Vocab) writeJSON(w io.Writer) error {
-	if _, err := fmt.Fprintf(w, "{\"min_count\": %d, \"images\": %d, \"captions\": %d, \"tags\": [", v.MinCount, v.Images, v.Captions); err != nil {
+	share := ""
+	if v.NounShare > 0 {
+		share = fmt.Sprintf(", \"noun_share\": %g", v.NounShare)
+	}
+	if _, err := fmt.Fprintf(w, "{\"min_count\": %d%s, \"images\": %d, \"captions\": %d, \"tags\": [", v.MinCount, share, v.Images, v.Captions); err != nil {
 		return err
 	}
 	for i, t := range v.Tags {
@@ -80,7 +90,11 @@ func (v *Vocab) writeJSON(w io.Writer) error {
 		if i == len(v.Tags)-1 {
 			sep = ""
 		}
-		if _, err := fmt.Fprintf(w, "\n  {\"tag\": %s, \"count\": %d}%s", tag, t.Count, sep); err != nil {
+		share := ""
+		if t.NounShare > 0 {
+			share = fmt.Sprintf(", \"noun_share\": %.4f", t.NounShare)
+		}
+		if _, err := fmt.Fprintf(w, "\n  {\"tag\": %s, \"count\": %d%s}%s", tag, t.Count, share, sep); err != nil {
 			return err
 		}
 	}

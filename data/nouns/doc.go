@@ -24,6 +24,15 @@
 // this changes 30 captions and leaves the vocabulary at min-count 125 as it
 // was, its counts up by one or two.
 //
+// Capitals. LearnCase counts how the captions write every word away from
+// the start of a sentence and makes the tagger lower-case a capitalised
+// first word the corpus writes in lower case ("Woman carrying a bunch of
+// bananas"): the paper does not say, this is our reading of "nouns". Words
+// returns every word-like token with its lemma and whether it was tagged a
+// common noun, a proper noun or neither; package labels decides over the
+// corpus whether a proper-noun token ("a Frisbee") counts as its lemma and
+// whether a lemma is tagged a noun often enough to be a tag.
+//
 // Lemmatisation (Lemma) lower-cases NN and NNS tokens and singularises
 // plurals with guarded rules and github.com/jinzhu/inflection: an
 // exception list first ("people", "glasses", pluralia tantum, irregular

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -275,5 +276,49 @@ func TestSpecialTagFilter(t *testing.T) {
 		if got := specialTag(w); got != want {
 			t.Errorf("specialTag(%q) = %v, want %v", w, got, want)
 		}
+	}
+}
+
+// TestLearnCase checks that a capitalised first word is tagged in lower
+// case when the corpus writes it in lower case mid-sentence, and that a
+// word the corpus writes capitalised keeps its capital.
+func TestLearnCase(t *testing.T) {
+	tg, err := NewTagger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus := []string{
+		"Woman carrying a bunch of bananas on top of her hat.",
+		"a woman on a bench", "the woman in a red hat",
+		"Nintendo Wii controller on a table", "a man holding a Nintendo controller",
+	}
+	lemmas := func(ws []Word, kind Kind) []string {
+		var out []string
+		for _, w := range ws {
+			if w.Kind == kind {
+				out = append(out, w.Lemma)
+			}
+		}
+		return out
+	}
+	before := tg.Words(corpus[0])
+	st := tg.LearnCase(corpus)
+	if st.Lower["woman"] != 2 || st.Capital["nintendo"] != 1 || st.Lower["nintendo"] != 0 {
+		t.Errorf("case counts: woman %d lower, nintendo %d capital %d lower", st.Lower["woman"], st.Capital["nintendo"], st.Lower["nintendo"])
+	}
+	after := tg.Words(corpus[0])
+	if slices.Contains(lemmas(before, Common), "woman") {
+		t.Logf("the tagger already read the capitalised Woman as a common noun: %v", before)
+	}
+	if got := lemmas(after, Common); !slices.Contains(got, "woman") || !slices.Contains(got, "banana") {
+		t.Errorf("common nouns after LearnCase %v, want woman and banana", got)
+	}
+	if got := lemmas(tg.Words(corpus[3]), Common); slices.Contains(got, "nintendo") {
+		t.Errorf("Nintendo, capitalised in the corpus, lost its capital: %v", got)
+	}
+	// Every word-like token is returned; Nouns is its Common lemmas.
+	ws := tg.Words("A dog sits on 2 beds.")
+	if len(ws) != 5 || !slices.Equal(lemmas(ws, Common), tg.Nouns("A dog sits on 2 beds.")) {
+		t.Errorf("Words = %+v", ws)
 	}
 }

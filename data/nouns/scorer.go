@@ -159,15 +159,35 @@ func (sc *scorer) tagCaption(caption string) []Token {
 }
 
 func (sc *scorer) nouns(caption string) []string {
+	var out []string
+	for _, w := range sc.tagWords(caption) {
+		if w.Kind == Common {
+			out = append(out, w.Lemma)
+		}
+	}
+	return out
+}
+
+// tagWords tags a caption and returns its word-like tokens with their lemmas
+// and kinds.
+func (sc *scorer) tagWords(caption string) []Word {
 	if lowerFirst(caption) {
 		// The tagger calls every word of "A CAT IN THE SINK" or "A Dog
 		// on the Sofa." a proper noun (NNP); tagged in lower case it
 		// finds cat and sink, dog and sofa.
 		caption = strings.ToLower(caption)
 	}
-	var out []string
-	for _, tok := range sc.tagCaption(caption) {
-		if tok.Tag != "NN" && tok.Tag != "NNS" || !wordLike(tok.Text) {
+	var toks []Token
+	for _, span := range strings.FieldsFunc(caption, unicode.IsSpace) {
+		for _, text := range sc.split(span) {
+			toks = append(toks, Token{Text: text})
+		}
+	}
+	sc.truecase(toks)
+	sc.tag(toks)
+	out := make([]Word, 0, len(toks))
+	for _, tok := range toks {
+		if !wordLike(tok.Text) {
 			continue
 		}
 		l, ok := sc.lemma[tok.Text]
@@ -175,7 +195,14 @@ func (sc *scorer) nouns(caption string) []string {
 			l = Lemma(tok.Text)
 			sc.lemma[tok.Text] = l
 		}
-		out = append(out, l)
+		kind := Other
+		switch tok.Tag {
+		case "NN", "NNS":
+			kind = Common
+		case "NNP", "NNPS":
+			kind = Proper
+		}
+		out = append(out, Word{l, kind})
 	}
 	return out
 }

@@ -42,6 +42,11 @@ type Tagger struct {
 
 	mu   sync.Mutex
 	idle []*scorer // scorers (with their caches) not in use
+
+	// lowerStart holds the lower-case forms of the words LearnCase found
+	// written in lower case mid-sentence more often than capitalised; a
+	// capitalised sentence-initial token of one is tagged in lower case.
+	lowerStart map[string]bool
 }
 
 // NewTagger loads prose's English averaged-perceptron POS model.

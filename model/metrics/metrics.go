@@ -16,25 +16,29 @@ type Report struct {
 	NImages   int     `json:"n_images"`
 	NTags     int     `json:"n_tags"`
 	Threshold float64 `json:"threshold"`
-	MAPImage  float64 `json:"map_image"`
-	MAPClass  float64 `json:"map_class"`
-	Jaccard   float64 `json:"jaccard"`
-	MAE       float64 `json:"mae"`
-	MSE       float64 `json:"mse"`
-	CP        float64 `json:"cp"`
-	CR        float64 `json:"cr"`
-	CF1       float64 `json:"cf1"`
-	OP        float64 `json:"op"`
-	OR        float64 `json:"or"`
-	OF1       float64 `json:"of1"`
-	CPTop3    float64 `json:"cp_top3"`
-	CRTop3    float64 `json:"cr_top3"`
-	CF1Top3   float64 `json:"cf1_top3"`
-	OPTop3    float64 `json:"op_top3"`
-	ORTop3    float64 `json:"or_top3"`
-	OF1Top3   float64 `json:"of1_top3"`
-	Spearman  float64 `json:"spearman"`
-	NDCG      float64 `json:"ndcg"`
+	// Thresholds, when set, are per-tag θs (chosen on a validation split)
+	// used instead of Threshold for the decisions; Threshold then holds
+	// the global θ used for Model 2's WA.
+	Thresholds []float64 `json:"thresholds,omitempty"`
+	MAPImage   float64   `json:"map_image"`
+	MAPClass   float64   `json:"map_class"`
+	Jaccard    float64   `json:"jaccard"`
+	MAE        float64   `json:"mae"`
+	MSE        float64   `json:"mse"`
+	CP         float64   `json:"cp"`
+	CR         float64   `json:"cr"`
+	CF1        float64   `json:"cf1"`
+	OP         float64   `json:"op"`
+	OR         float64   `json:"or"`
+	OF1        float64   `json:"of1"`
+	CPTop3     float64   `json:"cp_top3"`
+	CRTop3     float64   `json:"cr_top3"`
+	CF1Top3    float64   `json:"cf1_top3"`
+	OPTop3     float64   `json:"op_top3"`
+	ORTop3     float64   `json:"or_top3"`
+	OF1Top3    float64   `json:"of1_top3"`
+	Spearman   float64   `json:"spearman"`
+	NDCG       float64   `json:"ndcg"`
 
 	// ImagesWithoutTags counts images with no true tag, left out of
 	// map_image and ndcg.
@@ -54,25 +58,77 @@ const TopK = 3
 
 // Evaluate scores predictions for n images and t tags. presence (0 or 1)
 // and importance are the labels; prob are the predicted tag probabilities
-// (any scores ranked in the same order work for the AP metrics, but
-// threshold applies to them) and predImportance the predicted importances;
-// all are n×t row-major. threshold is θ (the paper uses 0.5). The package
-// documentation defines each metric. Report.Model is left empty for the
-// caller to set.
+// in [0, 1] and predImportance the predicted importances;
+// all are n×t row-major. threshold is θ, in (0, 1): the paper does not
+// state its θ; 0.5, the default of train, eval and metrics, is our choice.
+// Probabilities and importances must lie in [0, 1] (logits are refused,
+// with the advice to apply a sigmoid). The package documentation defines
+// each metric. Report.Model is left empty for the caller to set.
 func Evaluate(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64) (Report, error) {
-	if err := check(presence, importance, prob, predImportance, n, t, threshold); err != nil {
+	return evaluateNamed(presence, importance, prob, predImportance, n, t, threshold, nil, nil)
+}
+
+// evaluateNamed is Evaluate with errors naming images by ids and tags by
+// tags (by row and column index where nil).
+func evaluateNamed(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64, ids []int64, tags []string) (Report, error) {
+	return evaluate(presence, importance, prob, predImportance, n, t, threshold, nil, ids, tags)
+}
+
+// EvaluateTagThresholds is Evaluate with one θ per tag (thresholds, T
+// values in (0, 1)) for the decisions: Jaccard, CP … OF1 and top-3.
+// threshold is recorded as the global θ (the one Model 2's WA used).
+func EvaluateTagThresholds(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64, thresholds []float64) (Report, error) {
+	if len(thresholds) != t {
+		return Report{}, fmt.Errorf("metrics: %d per-tag thresholds for %d tags", len(thresholds), t)
+	}
+	for j, th := range thresholds {
+		if err := CheckThreshold(th); err != nil {
+			return Report{}, fmt.Errorf("metrics: tag %d: %w", j, err)
+		}
+	}
+	return evaluate(presence, importance, prob, predImportance, n, t, threshold, thresholds, nil, nil)
+}
+
+func evaluate(presence []uint8, importance []float32, prob []float32, predImportance []float32, n, t int, threshold float64, thetas []float64, ids []int64, tags []string) (Report, error) {
+	if err := check(presence, importance, prob, predImportance, n, t, threshold, cellNamer(ids, tags, t)); err != nil {
 		return Report{}, err
 	}
-	r := Report{NImages: n, NTags: t, Threshold: threshold}
-	e := evaluator{presence: presence, importance: importance, prob: prob, pred: predImportance, n: n, t: t, theta: threshold}
+	r := Report{NImages: n, NTags: t, Threshold: threshold, Thresholds: thetas}
+	e := evaluator{presence: presence, importance: importance, prob: prob, pred: predImportance, n: n, t: t, theta: threshold, thetas: thetas}
 	e.ranking(&r)
 	e.decisions(&r)
 	e.importanceErrors(&r)
 	return r, nil
 }
 
+// cellNamer returns a function naming the cell at flat index k: "image
+// 139 tag \"dog\"" with ids and tags, "image 0 tag 3" (row and column)
+// without.
+func cellNamer(ids []int64, tags []string, t int) func(k int) string {
+	return func(k int) string {
+		img := fmt.Sprintf("image %d", k/t)
+		if ids != nil {
+			img = fmt.Sprintf("image %d", ids[k/t])
+		}
+		if tags != nil {
+			return fmt.Sprintf("%s tag %q", img, tags[k%t])
+		}
+		return fmt.Sprintf("%s tag %d", img, k%t)
+	}
+}
+
+// CheckThreshold reports a θ outside (0, 1): with θ ≤ 0 every tag is
+// predicted, with θ ≥ 1 none (a sigmoid never reaches 1 in float32 short
+// of saturation).
+func CheckThreshold(threshold float64) error {
+	if !(threshold > 0 && threshold < 1) {
+		return fmt.Errorf("threshold θ = %v outside (0, 1)", threshold)
+	}
+	return nil
+}
+
 // check validates shapes and values.
-func check(presence []uint8, importance, prob, pred []float32, n, t int, threshold float64) error {
+func check(presence []uint8, importance, prob, pred []float32, n, t int, threshold float64, name func(k int) string) error {
 	if n <= 0 || t <= 0 {
 		return fmt.Errorf("metrics: need at least one image and one tag, have %d images and %d tags", n, t)
 	}
@@ -85,21 +141,30 @@ func check(presence []uint8, importance, prob, pred []float32, n, t int, thresho
 			return fmt.Errorf("metrics: %s holds %d values, want %d images × %d tags = %d", s.name, s.len, n, t, want)
 		}
 	}
-	if math.IsNaN(threshold) || math.IsInf(threshold, 0) {
-		return fmt.Errorf("metrics: threshold %v is not a number", threshold)
+	if err := CheckThreshold(threshold); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
 	for i, p := range presence {
 		if p > 1 {
-			return fmt.Errorf("metrics: presence of image %d tag %d is %d, want 0 or 1", i/t, i%t, p)
+			return fmt.Errorf("metrics: presence of %s is %d, want 0 or 1", name(i), p)
 		}
 	}
 	for _, s := range []struct {
 		name string
 		v    []float32
-	}{{"importance", importance}, {"prob", prob}, {"predicted importance", pred}} {
+	}{{"true importance", importance}, {"probability", prob}, {"predicted importance", pred}} {
+		lo, hi := float32(0), float32(1)
 		for i, v := range s.v {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("metrics: %s of image %d tag %d is %v", s.name, i/t, i%t, v)
+				return fmt.Errorf("metrics: %s of %s is %v", s.name, name(i), v)
+			}
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		if lo < 0 || hi > 1 {
+			for i, v := range s.v {
+				if v < 0 || v > 1 {
+					return fmt.Errorf("metrics: %s of %s is %g, outside [0, 1] (values range over [%g, %g]); if these are logits, apply a sigmoid, 1/(1+exp(-x)), before scoring", s.name, name(i), v, lo, hi)
+				}
 			}
 		}
 	}
@@ -112,6 +177,7 @@ type evaluator struct {
 	prob, pred []float32
 	n, t       int
 	theta      float64
+	thetas     []float64 // per-tag θ, or nil
 	items      []item    // scratch for orderings
 	gains      []float64 // scratch for ndcg
 	discount   []float64 // discount[k] = 1/log2(k+2), rank k+1
@@ -368,7 +434,11 @@ func (e *evaluator) decisions(r *Report) {
 		inter, union := 0, 0
 		for j := 0; j < e.t; j++ {
 			truth := e.presence[row+j] == 1
-			pred := float64(probs[j]) >= e.theta
+			theta := e.theta
+			if e.thetas != nil {
+				theta = e.thetas[j]
+			}
+			pred := float64(probs[j]) >= theta
 			if truth && pred {
 				inter++
 			}

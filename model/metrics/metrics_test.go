@@ -258,7 +258,12 @@ func TestEvaluateErrors(t *testing.T) {
 		{"no images", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *n = 0 }, "at least one image"},
 		{"short prob", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *s = (*s)[:1] }, "prob holds 1 values, want"},
 		{"presence 2", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*p)[1] = 2 }, "presence of image 0 tag 1 is 2"},
-		{"NaN prob", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*s)[0] = float32(math.NaN()) }, "prob of image 0 tag 0 is NaN"},
+		{"NaN prob", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*s)[0] = float32(math.NaN()) }, "probability of image 0 tag 0 is NaN"},
+		{"logit prob", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*s)[1] = -2.5 }, "probability of image 0 tag 1 is -2.5, outside [0, 1] (values range over [-2.5, 1]); if these are logits, apply a sigmoid"},
+		{"importance 1.2", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*q)[0] = 1.2 }, "predicted importance of image 0 tag 0 is 1.2, outside [0, 1]"},
+		{"true importance -1", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*i)[1] = -1 }, "true importance of image 0 tag 1 is -1"},
+		{"threshold 0", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *th = 0 }, "threshold θ = 0 outside (0, 1)"},
+		{"threshold 1", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *th = 1 }, "threshold θ = 1 outside (0, 1)"},
 		{"Inf importance", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { (*q)[1] = float32(math.Inf(1)) }, "predicted importance of image 0 tag 1"},
 		{"NaN threshold", func(p *[]uint8, i, s, q *[]float32, n, t *int, th *float64) { *th = math.NaN() }, "threshold"},
 	}
@@ -389,5 +394,36 @@ func TestPerfectPredictions(t *testing.T) {
 		if !near(m.got, m.want) {
 			t.Errorf("%s = %v, want %v", m.name, m.got, m.want)
 		}
+	}
+}
+
+// TestChooseThresholds checks the θ choice on a case worked by hand: image
+// 0 holds tag 0 (prob .3, tag 1 at .2), image 1 holds tag 1 (.25, tag 0 at
+// .1). Only θ = .25 separates both images (mean Jaccard 1); per tag, tag 0
+// is separated by any θ in (.1, .3] (.30 is nearest 0.5) and tag 1 only by
+// .25 on the grid.
+func TestChooseThresholds(t *testing.T) {
+	presence := []uint8{1, 0, 0, 1}
+	prob := []float32{.3, .2, .1, .25}
+	th, j, err := ChooseThreshold(presence, prob, 2, 2)
+	if err != nil || math.Abs(th-0.25) > 1e-9 || j != 1 {
+		t.Errorf("ChooseThreshold = %v, %v, %v; want 0.25, 1", th, j, err)
+	}
+	per, err := ChooseTagThresholds(presence, prob, 2, 2, 0.5)
+	if err != nil || len(per) != 2 || math.Abs(per[0]-0.3) > 1e-9 || math.Abs(per[1]-0.25) > 1e-9 {
+		t.Errorf("ChooseTagThresholds = %v, %v; want [0.3 0.25]", per, err)
+	}
+	// A tag without positives keeps the fallback.
+	per, _ = ChooseTagThresholds([]uint8{1, 0, 1, 0}, prob, 2, 2, 0.4)
+	if per[1] != 0.4 {
+		t.Errorf("tag without positives: θ %v, want the fallback 0.4", per[1])
+	}
+	// Per-tag θs drive the decisions: at θ = (.3, .25) both images are right.
+	rep, err := EvaluateTagThresholds(presence, []float32{1, 0, 0, 1}, prob, []float32{1, 0, 0, 1}, 2, 2, 0.5, []float64{0.3, 0.25})
+	if err != nil || rep.Jaccard != 1 || len(rep.Thresholds) != 2 {
+		t.Errorf("EvaluateTagThresholds: Jaccard %v thresholds %v, %v", rep.Jaccard, rep.Thresholds, err)
+	}
+	if rep, _ := Evaluate(presence, []float32{1, 0, 0, 1}, prob, []float32{1, 0, 0, 1}, 2, 2, 0.5); rep.Jaccard != 0 {
+		t.Errorf("at θ 0.5 nothing is predicted: Jaccard %v, want 0", rep.Jaccard)
 	}
 }

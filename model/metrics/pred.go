@@ -121,6 +121,8 @@ type Joined struct {
 	// PredOnly are the predicted images without labels, in prediction
 	// order; they are left out.
 	PredOnly []int64
+	// TagNames, when set, name the tags in errors (else their index).
+	TagNames []string
 }
 
 // Join matches predictions to labels by image id. labelIDs, presence and
@@ -187,5 +189,5 @@ func FirstIDs(ids []int64, k int) string {
 
 // Evaluate scores the joined rows; see the package-level Evaluate.
 func (j *Joined) Evaluate(threshold float64) (Report, error) {
-	return Evaluate(j.Presence, j.Importance, j.Prob, j.PredImportance, len(j.IDs), j.Tags, threshold)
+	return evaluateNamed(j.Presence, j.Importance, j.Prob, j.PredImportance, len(j.IDs), j.Tags, threshold, j.IDs, j.TagNames)
 }
