@@ -198,7 +198,7 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	prep := imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize}
-	meta.Preprocess, meta.ImageSize = prep.Mode, prep.Size
+	meta.Preprocess, meta.ImageSize, meta.Decoder = prep.Mode, prep.Size, prep.Decoder()
 	ex, device, err := featureExtractor(c, net)
 	if err != nil {
 		return err

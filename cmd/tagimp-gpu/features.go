@@ -153,7 +153,7 @@ func runFeatures(c *cli.Context) error {
 	if err := prep.Validate(); err != nil {
 		return err
 	}
-	meta.Preprocess, meta.CenterCrop, meta.ImageSize = prep.Mode, prep.CenterCrop, prep.Size
+	meta.Preprocess, meta.CenterCrop, meta.ImageSize, meta.Decoder = prep.Mode, prep.CenterCrop, prep.Size, prep.Decoder()
 
 	ex, device, err := featureExtractor(c, net)
 	if err != nil {

@@ -26,6 +26,11 @@ type Meta struct {
 	Preprocess    string `json:"preprocess"`     // "torchvision" or "caffe"
 	CenterCrop    bool   `json:"center_crop"`    // resize 256 then crop, instead of resize to ImageSize
 	ImageSize     int    `json:"image_size"`     // network input side, 224
+	// Decoder names the JPEG decoder and scaling (imageprep.Config.Decoder,
+	// e.g. "libjpeg-turbo dct-scaled"); empty in caches written before it
+	// was recorded. Informational: Check does not compare it, but a resumed
+	// or merged cache must keep one decoder throughout.
+	Decoder string `json:"decoder,omitempty"`
 }
 
 // Check returns an error when m differs from want in any field that want

@@ -207,3 +207,14 @@ func TestDecodeProgressiveLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestDecoderName(t *testing.T) {
+	scaled, full := Default.Decoder(), Config{Mode: Torchvision, Size: 224, FullDecode: true}.Decoder()
+	if libjpeg {
+		if scaled != "libjpeg-turbo dct-scaled" || full != "libjpeg-turbo full" {
+			t.Fatalf("Decoder() = %q / %q", scaled, full)
+		}
+	} else if scaled != "image/jpeg" || full != "image/jpeg" {
+		t.Fatalf("Decoder() = %q / %q", scaled, full)
+	}
+}

@@ -90,6 +90,18 @@ func (c Config) String() string {
 	return fmt.Sprintf("%s resize %dx%d", c.Mode, c.Size, c.Size)
 }
 
+// Decoder names how this config decodes JPEGs, for manifests:
+// "libjpeg-turbo dct-scaled", "libjpeg-turbo full" or "image/jpeg".
+func (c Config) Decoder() string {
+	switch {
+	case !libjpeg:
+		return JPEGDecoder
+	case c.FullDecode:
+		return JPEGDecoder + " full"
+	}
+	return JPEGDecoder + " dct-scaled"
+}
+
 // Len is the number of float32 values one preprocessed image has: 3·Size·Size.
 func (c Config) Len() int { return 3 * c.Size * c.Size }
 
