@@ -184,21 +184,27 @@ func (c Config) fusedTensor(dst []float32, img rgbImage, origW, origH int) {
 	// Horizontal pass: tmp row r holds output columns 0…s-1 (RGB) of source
 	// row rowLo+r, in 8-bit units.
 	stride := 3 * s
-	tmpBuf := getFloats((rowHi-rowLo)*stride + stride)
+	tmpBuf := getFloats((rowHi-rowLo)*stride + stride + 3*img.w)
 	defer floatPool.Put(tmpBuf)
-	tmp, acc := (*tmpBuf)[:(rowHi-rowLo)*stride], (*tmpBuf)[(rowHi-rowLo)*stride:]
+	all := *tmpBuf
+	tmp, acc, rowf := all[:(rowHi-rowLo)*stride], all[(rowHi-rowLo)*stride:(rowHi-rowLo+1)*stride], all[(rowHi-rowLo+1)*stride:]
 	for y := rowLo; y < rowHi; y++ {
+		// Each source sample feeds several outputs: convert the row once.
 		src := img.pix[y*3*img.w : (y+1)*3*img.w]
+		for i, v := range src {
+			rowf[i] = float32(v)
+		}
 		out := tmp[(y-rowLo)*stride : (y-rowLo+1)*stride]
 		for x := 0; x < s; x++ {
 			lo, n, off := hf.lo[x], hf.n[x], hf.off[x]
 			ws := hf.w[off : off+n]
-			px := src[3*lo : 3*(lo+n)]
+			px := rowf[3*lo : 3*(lo+n)]
 			var r, g, b float32
 			for t, w := range ws {
-				r += float32(px[3*t]) * w
-				g += float32(px[3*t+1]) * w
-				b += float32(px[3*t+2]) * w
+				p := px[3*t : 3*t+3]
+				r += p[0] * w
+				g += p[1] * w
+				b += p[2] * w
 			}
 			out[3*x], out[3*x+1], out[3*x+2] = r, g, b
 		}
