@@ -18,6 +18,7 @@ kernels:
 	cmake -S . -B $(BUILD)
 	cmake --build $(BUILD) --target fatbin
 	cp $(BUILD)/kernels/tagimp.fatbin $(FATBIN)
+	cp $(BUILD)/kernels/tagimp_dev.fatbin cuda/tagimp_dev.fatbin
 
 build:
 	@mkdir -p bin
@@ -52,4 +53,4 @@ gpu-check:
 	scripts/gpu-check.sh build
 
 clean:
-	rm -rf $(BUILD) bin $(FATBIN)
+	rm -rf $(BUILD) bin $(FATBIN) cuda/tagimp_dev.fatbin

@@ -80,119 +80,65 @@ static int tg_cublas_sgemm(void *h, int ta, int tb, int m, int n, int k, float a
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"unsafe"
-)
 
-// cublasNames are the sonames tried, newest first.
-var cublasNames = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11"}
+	"tagimp/cuda/findlib"
+)
 
 var (
-	cublasOnce sync.Once
-	cublasPath string
-	cublasErr  error
+	cublasOnce  sync.Once
+	cublasFound findlib.Found
+	cublasErr   error
 )
 
-// cublasCandidates lists the paths to try, in order: TAGIMP_CUBLAS_PATH
-// alone if set; else the directories in TAGIMP_CUDA_LIBS; the bare sonames
-// (LD_LIBRARY_PATH, the ld.so cache); the Python nvidia-* wheels
-// (site-packages/nvidia/cublas/lib, nvidia/cu13/lib); the CUDA toolkit
-// directories.
-func cublasCandidates() []string {
-	if p := os.Getenv("TAGIMP_CUBLAS_PATH"); p != "" {
-		return []string{p}
-	}
-	var dirs []string
-	if v := os.Getenv("TAGIMP_CUDA_LIBS"); v != "" {
-		dirs = append(dirs, filepath.SplitList(v)...)
-	}
-	var out []string
-	for _, d := range dirs {
-		for _, n := range cublasNames {
-			out = append(out, filepath.Join(d, n))
-		}
-	}
-	out = append(out, cublasNames...)
-	var roots []string
-	for _, env := range []string{"VIRTUAL_ENV", "CONDA_PREFIX"} {
-		if v := os.Getenv(env); v != "" {
-			roots = append(roots, v+"/lib/python3*/site-packages")
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		roots = append(roots, home+"/.local/lib/python3*/site-packages")
-	}
-	roots = append(roots,
-		"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
-		"/usr/lib/python3/dist-packages", "/usr/lib/python3*/site-packages",
-		"/opt/conda/lib/python3*/site-packages", "/opt/venv/lib/python3*/site-packages")
-	var globs []string
-	for _, r := range roots {
-		globs = append(globs, r+"/nvidia/cublas/lib", r+"/nvidia/cu1*/lib")
-	}
-	globs = append(globs, "/usr/local/cuda/lib64", "/usr/local/cuda-*/lib64",
-		"/usr/local/cuda/targets/*/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu")
-	seen := map[string]bool{}
-	for _, g := range globs {
-		matches, _ := filepath.Glob(g)
-		for _, d := range matches {
-			for _, n := range cublasNames {
-				p := filepath.Join(d, n)
-				if !seen[p] {
-					if _, err := os.Stat(p); err == nil {
-						seen[p] = true
-						out = append(out, p)
-					}
-				}
-			}
-		}
-	}
-	return out
-}
-
-// openCuBLAS loads the library once per process.
-func openCuBLAS() (string, error) {
+// openCuBLAS loads the library once per process, searching it with
+// findlib.Find(findlib.CuBLAS, …): TAGIMP_CUBLAS_PATH alone if set, else
+// the folders of TAGIMP_CUDA_LIBS, the dynamic loader's search, the CUDA
+// toolkit and system folders, the sys.path of the Python interpreters (with
+// PyTorch first: nvidia/cu*/lib, nvidia/cublas/lib) and last what a PyTorch
+// matmul maps. libcublasLt beside a candidate is loaded first (the wheels'
+// libcublas finds it only that way).
+func openCuBLAS() (findlib.Found, error) {
 	cublasOnce.Do(func() {
-		var tried []string
-		for _, p := range cublasCandidates() {
+		cublasFound, cublasErr = findlib.Find(findlib.CuBLAS, func(p string) error {
 			cp := C.CString(p)
+			defer C.free(unsafe.Pointer(cp))
 			var clt *C.char
 			if strings.Contains(p, "/") {
 				lt := filepath.Join(filepath.Dir(p), strings.Replace(filepath.Base(p), "libcublas.", "libcublasLt.", 1))
 				if _, err := os.Stat(lt); err == nil {
 					clt = C.CString(lt)
+					defer C.free(unsafe.Pointer(clt))
 				}
 			}
 			var cerr *C.char
-			rc := C.tg_cublas_open(cp, clt, &cerr)
-			C.free(unsafe.Pointer(cp))
-			if clt != nil {
-				C.free(unsafe.Pointer(clt))
+			if C.tg_cublas_open(cp, clt, &cerr) != 0 {
+				if cerr != nil {
+					return errors.New(C.GoString(cerr))
+				}
+				return errors.New("dlopen failed")
 			}
-			if rc == 0 {
-				cublasPath = p
-				return
-			}
-			msg := "not found"
-			if cerr != nil {
-				msg = C.GoString(cerr)
-			}
-			tried = append(tried, fmt.Sprintf("  %s: %s", p, msg))
-		}
-		cublasErr = fmt.Errorf("cuBLAS (libcublas.so.13, .12 or .11) not found; tried:\n%s\nset TAGIMP_CUBLAS_PATH to the library file or TAGIMP_CUDA_LIBS to its directory (e.g. the site-packages/nvidia/cublas/lib of a PyTorch install)",
-			strings.Join(tried, "\n"))
+			return nil
+		})
 	})
-	return cublasPath, cublasErr
+	return cublasFound, cublasErr
 }
+
+// CuBLASPath returns the cuBLAS library this process opens (searching it
+// on the first call) and where the search found it.
+func CuBLASPath() (findlib.Found, error) { return openCuBLAS() }
 
 // BLAS is a cuBLAS handle bound to one stream. cuBLAS errors are sticky (a
 // failed handle may fail every later call), so the first error is kept and
 // returned by every later call.
 type BLAS struct {
+	c       *Context
 	h       unsafe.Pointer
 	path    string
 	version int
@@ -222,16 +168,20 @@ func cublasStatus(what string, st C.int) error {
 	return fmt.Errorf("%s: cuBLAS status %d", what, int(st))
 }
 
-// NewBLAS opens cuBLAS (see cublasCandidates for where it looks), creates a
+// NewBLAS opens cuBLAS (see openCuBLAS for where it looks), creates a
 // handle in this context and binds it to stream s (nil: default stream).
 // With tf32 the GEMMs may use TF32 tensor cores (≈1e-3 relative error);
 // without, they are FP32.
 func (c *Context) NewBLAS(s *Stream, tf32 bool) (*BLAS, error) {
-	path, err := openCuBLAS()
+	if err := c.check("create a cuBLAS handle"); err != nil {
+		return nil, err
+	}
+	found, err := openCuBLAS()
 	if err != nil {
 		return nil, err
 	}
-	b := &BLAS{path: path}
+	path := found.Path
+	b := &BLAS{c: c, path: path}
 	if err := cublasStatus("cublasCreate_v2 ("+path+")", C.tg_cublas_create(&b.h)); err != nil {
 		return nil, err
 	}
@@ -261,6 +211,9 @@ func (b *BLAS) SetStream(s *Stream) error {
 	if b.err != nil {
 		return b.err
 	}
+	if err := b.c.check("cublasSetStream"); err != nil {
+		return err
+	}
 	b.err = cublasStatus("cublasSetStream_v2", C.tg_cublas_set_stream(b.h, unsafe.Pointer(s.handle())))
 	return b.err
 }
@@ -270,6 +223,9 @@ func (b *BLAS) SetStream(s *Stream) error {
 func (b *BLAS) SetTF32(on bool) error {
 	if b.err != nil {
 		return b.err
+	}
+	if err := b.c.check("cublasSetMathMode"); err != nil {
+		return err
 	}
 	mode := C.int(0) // CUBLAS_DEFAULT_MATH
 	if on {
@@ -286,6 +242,9 @@ func (b *BLAS) SetWorkspace(ws Buffer) error {
 	if b.err != nil {
 		return b.err
 	}
+	if err := b.c.check("cublasSetWorkspace"); err != nil {
+		return err
+	}
 	if C.tg_cublas_has_workspace() == 0 {
 		return nil
 	}
@@ -296,12 +255,15 @@ func (b *BLAS) SetWorkspace(ws Buffer) error {
 // Sgemm computes, row-major like the rest of tagimp, Cmat[M,N] =
 // α·op(A)·op(B) + β·Cmat with op(A) [M,K] (A, or Aᵀ of A [K,M] with transA)
 // and op(B) [K,N] likewise; lda, ldb, ldc are row strides. It is cuBLAS's
-// column-major Cᵀ = op(B)ᵀ·op(A)ᵀ. Same contract as Kernels.Sgemm. A Linear
+// column-major Cᵀ = op(B)ᵀ·op(A)ᵀ. Same contract as ops.Sgemm. A Linear
 // layer's forward is Sgemm(false, true, B, out, in, 1, X, in, W, in, 0, Y, out).
 func (b *BLAS) Sgemm(transA, transB bool, M, N, K int, alpha float32, A Buffer, lda int,
 	B Buffer, ldb int, beta float32, Cmat Buffer, ldc int) error {
 	if b.err != nil {
 		return fmt.Errorf("cuBLAS handle unusable after an earlier error: %w", b.err)
+	}
+	if err := b.c.check("cublasSgemm"); err != nil {
+		return err
 	}
 	if M <= 0 || N <= 0 {
 		return nil
@@ -316,10 +278,20 @@ func (b *BLAS) Sgemm(transA, transB bool, M, N, K int, alpha float32, A Buffer, 
 	return nil
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // Close destroys the handle.
 func (b *BLAS) Close() error {
 	if b == nil || b.h == nil {
 		return nil
+	}
+	if err := b.c.check("cublasDestroy"); err != nil {
+		return err
 	}
 	err := cublasStatus("cublasDestroy_v2", C.tg_cublas_destroy(b.h))
 	b.h = nil

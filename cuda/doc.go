@@ -4,7 +4,8 @@
 // the NVIDIA driver: it opens a device and its primary context, allocates
 // and copies device memory, creates streams, events and CUDA graphs, loads
 // the kernels of kernels/*.cu from the fatbin embedded in the binary, and
-// opens cuBLAS at run time (libcublas.so.13, .12 or .11) for the big GEMMs.
+// opens cuBLAS at run time (libcublas.so.13, .12 or .11, found by package
+// findlib) for the big GEMMs.
 //
 // Everything goes through gorgonia.org/cu (driver API) except cuBLAS, which
 // is opened with dlopen so the binary runs against whichever CUDA major
@@ -30,8 +31,18 @@
 // process when cuInit fails, so nothing built without the gpu tag may import
 // this package. The fatbin is cuda/tagimp.fatbin, written by `make kernels`.
 //
-// Threading: a CUDA context is current per OS thread. Open locks the calling
-// goroutine to its OS thread and makes the device's primary context current
-// there; call the package from that goroutine, or call (*Context).Bind first
-// in another one.
+// Threading: a CUDA context is current per OS thread. Open binds the calling
+// goroutine (locks it to its OS thread and pushes the device's primary
+// context there); another goroutine calls (*Context).Bind first and Unbind
+// when done. Every entry point checks with cuCtxGetCurrent that the context
+// is current on the calling thread and otherwise returns an error wrapping
+// ErrNotCurrent that says so, rather than failing with
+// CUDA_ERROR_INVALID_CONTEXT. go test runs each test on its own goroutine:
+// a context opened in TestMain is bound in each test (see kernels_test.go).
+//
+// Libraries opened at run time are searched by package findlib (plain Go,
+// no build tag): TAGIMP_CUBLAS_PATH, TAGIMP_CUDA_LIBS, the loader's path,
+// the CUDA toolkit, the sys.path of the Python with PyTorch (CUDA 13 wheels:
+// nvidia/cu13/lib; CUDA 12: nvidia/cublas/lib) and, last, what a PyTorch
+// matmul maps; the error lists every place tried.
 package cuda

@@ -32,33 +32,33 @@ type Kernels struct {
 	mod *Module
 	sms int
 
-	sgemm, sgemmDense                    *Function
-	sgemmSplitK, splitKReduce            *Function
 	denseForward, denseBackward          *Function
 	bceLogits, sigmoidMSE, sigmoid       *Function
 	weightedAverage, l2normRows, m2input *Function
 	adam, adamDev, adamPowers            *Function
 	gatherRows, gatherRowsDev            *Function
 	denseForwardDev, stepEnd             *Function
+	prep                                 *Function
 }
 
 // KernelNames lists every extern "C" kernel the fatbin must hold.
 var KernelNames = []string{
-	"tg_sgemm", "tg_sgemm_dense", "tg_sgemm_splitk", "tg_splitk_reduce",
 	"tg_dense_forward", "tg_dense_backward",
 	"tg_bce_logits", "tg_sigmoid_mse", "tg_sigmoid_fwd",
 	"tg_weighted_average", "tg_l2norm_rows", "tg_model2_input",
 	"tg_adam", "tg_adam_dev", "tg_adam_powers",
 	"tg_gather_rows", "tg_gather_rows_dev", "tg_dense_forward_dev", "tg_step_end",
+	"tg_prep",
 }
 
-// LoadKernels loads the embedded fatbin and looks up every kernel.
+// LoadKernels loads the kernel image (the embedded fatbin, or the file
+// TAGIMP_FATBIN names: see Fatbin) and looks up every kernel.
 func (c *Context) LoadKernels() (*Kernels, error) {
-	img, err := Fatbin()
+	img, what, err := Fatbin()
 	if err != nil {
 		return nil, err
 	}
-	mod, err := c.LoadFatbin(img, "kernels (embedded cuda/tagimp.fatbin)")
+	mod, err := c.LoadFatbin(img, "kernels ("+what+")")
 	if err != nil {
 		return nil, err
 	}
@@ -67,14 +67,13 @@ func (c *Context) LoadKernels() (*Kernels, error) {
 		dst  **Function
 		name string
 	}{
-		{&k.sgemm, "tg_sgemm"}, {&k.sgemmDense, "tg_sgemm_dense"},
-		{&k.sgemmSplitK, "tg_sgemm_splitk"}, {&k.splitKReduce, "tg_splitk_reduce"},
 		{&k.denseForward, "tg_dense_forward"}, {&k.denseBackward, "tg_dense_backward"},
 		{&k.bceLogits, "tg_bce_logits"}, {&k.sigmoidMSE, "tg_sigmoid_mse"}, {&k.sigmoid, "tg_sigmoid_fwd"},
 		{&k.weightedAverage, "tg_weighted_average"}, {&k.l2normRows, "tg_l2norm_rows"}, {&k.m2input, "tg_model2_input"},
 		{&k.adam, "tg_adam"}, {&k.adamDev, "tg_adam_dev"}, {&k.adamPowers, "tg_adam_powers"},
 		{&k.gatherRows, "tg_gather_rows"}, {&k.gatherRowsDev, "tg_gather_rows_dev"},
 		{&k.denseForwardDev, "tg_dense_forward_dev"}, {&k.stepEnd, "tg_step_end"},
+		{&k.prep, "tg_prep"},
 	} {
 		if *f.dst, err = mod.Function(f.name); err != nil {
 			mod.Unload()
@@ -98,92 +97,10 @@ func (k *Kernels) gridFor(n int) Dim3 {
 	return Dim3{X: max(1, min(ceilDiv(n, 256), 8*k.sms))}
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// Sgemm is our tiled SGEMM (tg_sgemm, kernels/gemm.cu), row-major:
-// C[M,N] = α·op(A)·op(B) + β·C, op(A) [M,K] is A (lda ≥ K) or, with
-// transA, Aᵀ of A [K,M] (lda ≥ M); op(B) [K,N] likewise. β = 0 never reads
-// C. Launch: grid (⌈N/64⌉, ⌈M/64⌉), block 256. Twin: ops.Sgemm.
-func (k *Kernels) Sgemm(s *Stream, transA, transB bool, M, N, K int, alpha float32,
-	A Buffer, lda int, B Buffer, ldb int, beta float32, C Buffer, ldc int) error {
-	if M <= 0 || N <= 0 {
-		return nil
-	}
-	return k.sgemm.Launch(Dim3{X: ceilDiv(N, 64), Y: ceilDiv(M, 64)}, Dim3{X: 256}, 0, s,
-		I32(b2i(transA)), I32(b2i(transB)), I32(M), I32(N), I32(K), F32(alpha),
-		Ptr(A), I32(lda), Ptr(B), I32(ldb), F32(beta), Ptr(C), I32(ldc))
-}
-
-// SgemmDense is a whole Linear layer in one launch with our GEMM
-// (tg_sgemm_dense): Y[M,N] = act(X[M,K]·W[N,K]ᵀ + bias[N]), dropout
-// element m·N+n drawn under key = ops.StreamKey(seed, ops.DropoutStream(step,
-// layer)) with probability p. bias may be null. Twin: ops.DenseForward on
-// ops.Sgemm's product.
-func (k *Kernels) SgemmDense(s *Stream, M, N, K int, X, W, bias, Y Buffer, act Act, key uint64, p float32) error {
-	if M <= 0 || N <= 0 {
-		return nil
-	}
-	return k.sgemmDense.Launch(Dim3{X: ceilDiv(N, 64), Y: ceilDiv(M, 64)}, Dim3{X: 256}, 0, s,
-		I32(M), I32(N), I32(K), Ptr(X), Ptr(W), Ptr(bias), Ptr(Y), I32(int(act)), U64(key), F32(p))
-}
-
-// Epilogue is the dense epilogue SgemmSplitK applies after the product:
-// act(c + Bias[n]) with the dropout mask of element m·N+n under Key (see
-// SgemmDense). The zero Epilogue leaves the plain GEMM.
-type Epilogue struct {
-	Bias Buffer
-	Act  Act
-	Key  uint64
-	P    float32
-}
-
-// SplitsFor picks how many K slices SgemmSplitK should use for an M×N×K
-// product: enough 64×64 tiles to give every SM two blocks, each slice at
-// least 256 deep, at most 32 slices.
-func (k *Kernels) SplitsFor(M, N, K int) int {
-	tiles := ceilDiv(M, 64) * ceilDiv(N, 64)
-	s := ceilDiv(2*k.sms, tiles)
-	return max(1, min(s, K/256, 32))
-}
-
-// SgemmSplitK is our SGEMM v2 (tg_sgemm_splitk + tg_splitk_reduce, two
-// launches): the contract of Sgemm, plus the dense epilogue ep applied to
-// α·op(A)·op(B) + β·C, with K cut into `splits` slices computed by separate
-// blocks into ws (splits·M·N floats) and summed in a fixed order. For the
-// batch-32 products, whose few tiles leave most SMs idle in Sgemm. Launch:
-// grid (⌈N/64⌉, ⌈M/64⌉, splits), block 256; then grid-stride, block 256.
-// Twin: ops.Sgemm then ops.DenseForward.
-func (k *Kernels) SgemmSplitK(s *Stream, transA, transB bool, M, N, K int, alpha float32,
-	A Buffer, lda int, B Buffer, ldb int, beta float32, C Buffer, ldc int,
-	splits int, ws Buffer, ep Epilogue) error {
-	if M <= 0 || N <= 0 {
-		return nil
-	}
-	if splits < 1 || splits > 65535 {
-		return fmt.Errorf("split-K GEMM: %d splits, want 1..65535", splits)
-	}
-	if need := int64(splits) * int64(M) * int64(N) * 4; ws.bytes < need {
-		return fmt.Errorf("split-K GEMM %d×%d×%d with %d splits: workspace of %d bytes, want %d", M, N, K, splits, ws.bytes, need)
-	}
-	kchunk := ceilDiv(ceilDiv(max(K, 1), splits), 16) * 16
-	if err := k.sgemmSplitK.Launch(Dim3{X: ceilDiv(N, 64), Y: ceilDiv(M, 64), Z: splits}, Dim3{X: 256}, 0, s,
-		I32(b2i(transA)), I32(b2i(transB)), I32(M), I32(N), I32(K), I32(kchunk),
-		Ptr(A), I32(lda), Ptr(B), I32(ldb), Ptr(ws)); err != nil {
-		return err
-	}
-	return k.splitKReduce.Launch(k.gridFor(M*N), Dim3{X: 256}, 0, s,
-		Ptr(C), I32(ldc), Ptr(ws), I32(splits), I32(M), I32(N), F32(alpha), F32(beta),
-		Ptr(ep.Bias), I32(int(ep.Act)), U64(ep.Key), F32(ep.P))
-}
-
 // DenseForward is the fused epilogue after a GEMM wrote Y = X·Wᵀ
 // (tg_dense_forward), in place: Y[r,c] = act(Y[r,c] + bias[c]) with the
-// dropout mask of element r·cols+c under key (see SgemmDense). bias may be
+// dropout mask of element r·cols+c under key = ops.StreamKey(seed,
+// ops.DropoutStream(step, layer)) with probability p. bias may be
 // null. Launch: grid-stride, block 256. Twin: ops.DenseForward.
 func (k *Kernels) DenseForward(s *Stream, Y, bias Buffer, rows, cols int, act Act, key uint64, p float32) error {
 	n := rows * cols
@@ -242,9 +159,14 @@ func (k *Kernels) Sigmoid(s *Stream, out, z Buffer, n int) error {
 	return k.sigmoid.Launch(k.gridFor(n), Dim3{X: 256}, 0, s, Ptr(out), Ptr(z), I32(n))
 }
 
+// waStaticShared is the static shared memory of tg_weighted_average and
+// tg_model2_input (kernels/wa.cu): scratch[32] floats and one int count.
+const waStaticShared = 32*4 + 4
+
 // maxTagsShared bounds T for the kernels that keep a row's T weights in
-// shared memory (48 KiB, the default limit without opting in).
-const maxTagsShared = 48 << 10 / 4
+// dynamic shared memory: static plus dynamic must fit the 48 KiB a block
+// gets without opting in.
+const maxTagsShared = (48<<10 - waStaticShared) / 4
 
 // WeightedAverage writes Model 2's L2-normalised weighted embedding
 // average (tg_weighted_average): out[b, 0:E] (row stride outStride) from
@@ -406,4 +328,28 @@ func (k *Kernels) StepEnd(s *Stream, slots, scratch Buffer, nloss int, state Buf
 		return fmt.Errorf("step end: %d losses", nloss)
 	}
 	return k.stepEnd.Launch(Dim3{X: 1}, Dim3{X: 1}, 0, s, Ptr(slots), Ptr(scratch), I32(nloss), Ptr(state))
+}
+
+// PrepBlock is the block size of tg_prep: one thread an output pixel.
+const PrepBlock = 128
+
+// Prep turns a batch of decoded images into VGG16 input (tg_prep,
+// kernels/prep.cu): pix holds their 8-bit planes, descs one
+// imageprep.RawDesc (struct tg_prep_src, 128 bytes) per image, offsets
+// into pix; out receives float32 [n, 3, S, S]. caffe selects BGR and mean
+// subtraction, else RGB/255, mean, std; mean and std are per output plane.
+// Launch: grid (⌈S/128⌉, S, n), block 128. Twin: imageprep.Config.FromRaw.
+func (k *Kernels) Prep(s *Stream, out, pix, descs Buffer, n, S int, caffe bool, mean, std [3]float32) error {
+	if n <= 0 {
+		return nil
+	}
+	if n > 65535 || S > 65535 {
+		return fmt.Errorf("prep: %d images of %d×%d exceed the grid limits (65535)", n, S, S)
+	}
+	if descs.Bytes() < int64(n)*128 || out.Bytes() < int64(n)*3*int64(S)*int64(S)*4 {
+		return fmt.Errorf("prep: buffers too small for %d images of 3×%d×%d (descs %d B, out %d B)", n, S, S, descs.Bytes(), out.Bytes())
+	}
+	return k.prep.Launch(Dim3{X: ceilDiv(S, PrepBlock), Y: S, Z: n}, Dim3{X: PrepBlock}, 0, s,
+		Ptr(out), Ptr(pix), Ptr(descs), I32(S), I32(b2i(caffe)),
+		F32(mean[0]), F32(mean[1]), F32(mean[2]), F32(std[0]), F32(std[1]), F32(std[2]))
 }

@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -42,6 +43,9 @@ func (b Buffer) Slice32(off, n int) (Buffer, error) {
 // memory is reported with the size asked and the memory free.
 func (c *Context) Alloc(bytes int64) (b Buffer, err error) {
 	defer guard("cuMemAlloc", &err)
+	if err := c.check("allocate device memory"); err != nil {
+		return Buffer{}, err
+	}
 	if bytes <= 0 {
 		return Buffer{}, fmt.Errorf("device allocation of %d bytes: size must be positive", bytes)
 	}
@@ -65,6 +69,9 @@ func (c *Context) Free(b *Buffer) error {
 	if b == nil || b.ptr == 0 {
 		return nil
 	}
+	if err := c.check("free device memory"); err != nil {
+		return err
+	}
 	if err := cu.MemFree(b.ptr); err != nil {
 		return fmt.Errorf("free %d bytes of device memory: %w", b.bytes, err)
 	}
@@ -74,6 +81,9 @@ func (c *Context) Free(b *Buffer) error {
 
 // Upload copies src into the first len(src) elements of dst (synchronous).
 func (c *Context) Upload(dst Buffer, src []float32) error {
+	if err := c.check("copy host→device"); err != nil {
+		return err
+	}
 	if int64(len(src))*4 > dst.bytes {
 		return fmt.Errorf("upload %d float32 into a device buffer of %d", len(src), dst.bytes/4)
 	}
@@ -88,6 +98,9 @@ func (c *Context) Upload(dst Buffer, src []float32) error {
 
 // UploadBytes copies raw host bytes into dst (synchronous).
 func (c *Context) UploadBytes(dst Buffer, src []byte) error {
+	if err := c.check("copy host→device"); err != nil {
+		return err
+	}
 	if int64(len(src)) > dst.bytes {
 		return fmt.Errorf("upload %d bytes into a device buffer of %d", len(src), dst.bytes)
 	}
@@ -121,6 +134,9 @@ func (c *Context) UploadU32(dst Buffer, src []uint32) error {
 // DownloadU32 copies the first len(dst) 32-bit words of src to dst, as
 // Download does for float32.
 func (c *Context) DownloadU32(dst []uint32, src Buffer) error {
+	if err := c.check("copy device→host"); err != nil {
+		return err
+	}
 	if int64(len(dst))*4 > src.bytes {
 		return fmt.Errorf("download %d words from a device buffer of %d", len(dst), src.bytes/4)
 	}
@@ -137,6 +153,9 @@ func (c *Context) DownloadU32(dst []uint32, src Buffer) error {
 // all work on the device first (cuMemcpyDtoH synchronises with the legacy
 // default stream; call Stream.Synchronize first for a non-blocking stream).
 func (c *Context) Download(dst []float32, src Buffer) error {
+	if err := c.check("copy device→host"); err != nil {
+		return err
+	}
 	if int64(len(dst))*4 > src.bytes {
 		return fmt.Errorf("download %d float32 from a device buffer of %d", len(dst), src.bytes/4)
 	}
@@ -151,6 +170,9 @@ func (c *Context) Download(dst []float32, src Buffer) error {
 
 // Copy copies min(dst, src) bytes device→device on stream s (nil: default).
 func (c *Context) Copy(dst, src Buffer, s *Stream) error {
+	if err := c.check("copy device→device"); err != nil {
+		return err
+	}
 	n := min(dst.bytes, src.bytes)
 	if n == 0 {
 		return nil
@@ -165,6 +187,9 @@ func (c *Context) Copy(dst, src Buffer, s *Stream) error {
 // default); Fill32(b, 0, s) zeroes, Fill32(b, float32(math.NaN()), s)
 // poisons an output before a test.
 func (c *Context) Fill32(b Buffer, v float32, s *Stream) error {
+	if err := c.check("fill device memory"); err != nil {
+		return err
+	}
 	if b.bytes < 4 {
 		return nil
 	}
@@ -174,3 +199,7 @@ func (c *Context) Fill32(b Buffer, v float32, s *Stream) error {
 	}
 	return nil
 }
+
+// IsOutOfMemory reports whether err is (or wraps) the driver's
+// CUDA_ERROR_OUT_OF_MEMORY.
+func IsOutOfMemory(err error) bool { return errors.Is(err, cu.OutOfMemory) }

@@ -13,6 +13,7 @@ import (
 
 // Module is a loaded kernel image.
 type Module struct {
+	c    *Context
 	m    cu.Module
 	what string
 }
@@ -20,6 +21,9 @@ type Module struct {
 // LoadFatbin loads a fatbin (or cubin or PTX) image; what names it in errors.
 func (c *Context) LoadFatbin(image, what string) (m *Module, err error) {
 	defer guard("load "+what, &err)
+	if err := c.check("load " + what); err != nil {
+		return nil, err
+	}
 	mod, err := cu.LoadData(image)
 	if err != nil {
 		if errors.Is(err, cu.NoBinaryForGpu) || errors.Is(err, cu.InvalidPtx) {
@@ -27,22 +31,28 @@ func (c *Context) LoadFatbin(image, what string) (m *Module, err error) {
 		}
 		return nil, fmt.Errorf("load %s on %s: %w", what, c.info, err)
 	}
-	return &Module{m: mod, what: what}, nil
+	return &Module{c: c, m: mod, what: what}, nil
 }
 
 // Function looks up an extern "C" kernel by name.
 func (m *Module) Function(name string) (*Function, error) {
+	if err := m.c.check("look up kernel " + name); err != nil {
+		return nil, err
+	}
 	f, err := m.m.Function(name)
 	if err != nil {
 		return nil, fmt.Errorf("kernel %s in %s: %w (is kernels/ newer than the embedded fatbin? run `make kernels` and rebuild)", name, m.what, err)
 	}
-	return &Function{f: f, name: name}, nil
+	return &Function{c: m.c, f: f, name: name}, nil
 }
 
 // Unload releases the module.
 func (m *Module) Unload() error {
 	if m == nil {
 		return nil
+	}
+	if err := m.c.check("unload " + m.what); err != nil {
+		return err
 	}
 	if err := m.m.Unload(); err != nil {
 		return fmt.Errorf("unload %s: %w", m.what, err)
@@ -86,6 +96,7 @@ func F32(v float32) Arg { return Arg(math.Float32bits(v)) }
 
 // Function is one kernel of a Module.
 type Function struct {
+	c    *Context
 	f    cu.Function
 	name string
 }
@@ -98,6 +109,9 @@ func (f *Function) Name() string { return f.name }
 // kernel come back from the next synchronising call.
 func (f *Function) Launch(grid, block Dim3, sharedBytes int, s *Stream, args ...Arg) (err error) {
 	defer guard("launch "+f.name, &err)
+	if err := f.c.check("launch " + f.name); err != nil {
+		return err
+	}
 	grid, block = grid.norm(), block.norm()
 	if grid.X <= 0 || block.X <= 0 {
 		return fmt.Errorf("launch %s: empty shape grid %+v block %+v", f.name, grid, block)

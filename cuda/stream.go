@@ -16,17 +16,21 @@ import (
 
 // Stream is a CUDA stream. A nil *Stream is the legacy default stream.
 type Stream struct {
+	c *Context
 	s cu.Stream
 }
 
 // NewStream creates a non-blocking stream (it does not synchronise with the
 // legacy default stream).
 func (c *Context) NewStream() (*Stream, error) {
+	if err := c.check("create a CUDA stream"); err != nil {
+		return nil, err
+	}
 	s, err := cu.MakeStream(cu.NonBlocking)
 	if err != nil {
 		return nil, fmt.Errorf("create a CUDA stream on GPU %d: %w", c.info.Ordinal, err)
 	}
-	return &Stream{s: s}, nil
+	return &Stream{c: c, s: s}, nil
 }
 
 func (s *Stream) cu() cu.Stream {
@@ -44,8 +48,17 @@ func (s *Stream) handle() C.CUstream {
 	return C.CUstream(unsafe.Pointer(s.s.C()))
 }
 
+// Handle is the raw CUstream as an address (0 for the default stream), for
+// libraries opened at run time that take a cudaStream_t (cuDNN).
+func (s *Stream) Handle() uintptr { return uintptr(unsafe.Pointer(s.handle())) }
+
 // Synchronize waits until all work queued on s has finished.
 func (s *Stream) Synchronize() error {
+	if s != nil {
+		if err := s.c.check("synchronize stream"); err != nil {
+			return err
+		}
+	}
 	if err := s.cu().Synchronize(); err != nil {
 		return fmt.Errorf("synchronize stream: %w (a kernel or copy on it failed)", err)
 	}
@@ -57,6 +70,9 @@ func (s *Stream) Destroy() error {
 	if s == nil {
 		return nil
 	}
+	if err := s.c.check("destroy stream"); err != nil {
+		return err
+	}
 	if err := s.s.Destroy(); err != nil {
 		return fmt.Errorf("destroy stream: %w", err)
 	}
@@ -64,19 +80,28 @@ func (s *Stream) Destroy() error {
 }
 
 // Event marks a point in a stream, for timing.
-type Event struct{ e cu.Event }
+type Event struct {
+	c *Context
+	e cu.Event
+}
 
 // NewEvent creates an event that records time.
 func (c *Context) NewEvent() (*Event, error) {
+	if err := c.check("create a CUDA event"); err != nil {
+		return nil, err
+	}
 	e, err := cu.MakeEvent(cu.DefaultEvent)
 	if err != nil {
 		return nil, fmt.Errorf("create a CUDA event: %w", err)
 	}
-	return &Event{e: e}, nil
+	return &Event{c: c, e: e}, nil
 }
 
 // Record records e on stream s (nil: default).
 func (e *Event) Record(s *Stream) error {
+	if err := e.c.check("record CUDA event"); err != nil {
+		return err
+	}
 	if err := e.e.Record(s.cu()); err != nil {
 		return fmt.Errorf("record CUDA event: %w", err)
 	}
@@ -85,6 +110,9 @@ func (e *Event) Record(s *Stream) error {
 
 // Synchronize waits for the event.
 func (e *Event) Synchronize() error {
+	if err := e.c.check("wait for CUDA event"); err != nil {
+		return err
+	}
 	if err := e.e.Synchronize(); err != nil {
 		return fmt.Errorf("wait for CUDA event: %w", err)
 	}
@@ -93,6 +121,9 @@ func (e *Event) Synchronize() error {
 
 // Elapsed returns the milliseconds from start to e (both recorded, e done).
 func (e *Event) Elapsed(start *Event) (float64, error) {
+	if err := e.c.check("time between CUDA events"); err != nil {
+		return 0, err
+	}
 	ms, err := start.e.Elapsed(e.e)
 	if err != nil {
 		return 0, fmt.Errorf("time between CUDA events: %w", err)
@@ -105,6 +136,9 @@ func (e *Event) Destroy() error {
 	if e == nil {
 		return nil
 	}
+	if err := e.c.check("destroy CUDA event"); err != nil {
+		return err
+	}
 	if err := cu.DestroyEvent(&e.e); err != nil {
 		return fmt.Errorf("destroy CUDA event: %w", err)
 	}
@@ -113,6 +147,7 @@ func (e *Event) Destroy() error {
 
 // Graph is an instantiated CUDA graph captured from a stream.
 type Graph struct {
+	c    *Context
 	g    C.CUgraph
 	exec C.CUgraphExec
 }
@@ -138,13 +173,22 @@ func (s *Stream) BeginCapture() error {
 	if s == nil {
 		return fmt.Errorf("begin graph capture: the legacy default stream cannot be captured; use a stream from NewStream")
 	}
+	if err := s.c.check("begin graph capture"); err != nil {
+		return err
+	}
 	return curesult("begin graph capture (cuStreamBeginCapture)",
 		C.cuStreamBeginCapture(s.handle(), C.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL))
 }
 
 // EndCapture stops recording and instantiates the captured graph.
 func (s *Stream) EndCapture() (*Graph, error) {
-	var g Graph
+	if s == nil {
+		return nil, fmt.Errorf("end graph capture: the legacy default stream is never captured")
+	}
+	if err := s.c.check("end graph capture"); err != nil {
+		return nil, err
+	}
+	g := Graph{c: s.c}
 	if err := curesult("end graph capture (cuStreamEndCapture)", C.cuStreamEndCapture(s.handle(), &g.g)); err != nil {
 		return nil, err
 	}
@@ -158,6 +202,9 @@ func (s *Stream) EndCapture() (*Graph, error) {
 
 // Launch replays the graph on stream s.
 func (g *Graph) Launch(s *Stream) error {
+	if err := g.c.check("launch CUDA graph"); err != nil {
+		return err
+	}
 	return curesult("launch CUDA graph", C.cuGraphLaunch(g.exec, s.handle()))
 }
 
@@ -165,6 +212,9 @@ func (g *Graph) Launch(s *Stream) error {
 func (g *Graph) Destroy() error {
 	if g == nil {
 		return nil
+	}
+	if err := g.c.check("destroy CUDA graph"); err != nil {
+		return err
 	}
 	err := curesult("destroy graph exec", C.cuGraphExecDestroy(g.exec))
 	if e := curesult("destroy graph", C.cuGraphDestroy(g.g)); err == nil {

@@ -111,6 +111,14 @@ type device interface {
 	// capture's cuBLAS handle), so that the next capture starts afresh.
 	resetCapture() error
 
+	// bind makes the device current for the calling goroutine (locking it
+	// to its OS thread) until unbind; every other operation fails with an
+	// error wrapping ErrNotCurrent on a goroutine that is not bound.
+	// openDevice binds the goroutine that opens the device, and close
+	// unbinds it.
+	bind() error
+	unbind() error
+
 	// describe says what the device is, for logs.
 	describe() string
 	close() error

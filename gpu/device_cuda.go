@@ -30,6 +30,14 @@ type cudaDevice struct {
 	workspace      cuda.Buffer
 }
 
+// ErrNotCurrent is wrapped by the error of every device operation made from
+// a goroutine that is not bound to the trainer's device: see Trainer.Bind
+// and package cuda's Context.
+var ErrNotCurrent = cuda.ErrNotCurrent
+
+func (d *cudaDevice) bind() error   { return d.ctx.Bind() }
+func (d *cudaDevice) unbind() error { return d.ctx.Unbind() }
+
 // openDevice opens GPU o.Device with its kernels and a cuBLAS handle.
 func openDevice(o Options) (_ device, err error) {
 	ctx, err := cuda.Open(o.Device)
@@ -345,7 +353,11 @@ func (d *cudaDevice) describe() string {
 // close frees every allocation and releases the kernels, cuBLAS and the
 // context.
 func (d *cudaDevice) close() error {
-	errs := []error{d.ctx.Synchronize()}
+	serr := d.ctx.Synchronize()
+	if errors.Is(serr, cuda.ErrNotCurrent) {
+		return serr // wrong goroutine: nothing released, Close can be retried
+	}
+	errs := []error{serr}
 	for i := range d.allocs {
 		errs = append(errs, d.ctx.Free(&d.allocs[i]))
 	}

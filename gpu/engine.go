@@ -30,10 +30,12 @@ type Options struct {
 // Trainer is one model on one GPU. It implements model.Trainer and, for a
 // training split kept on the device, SetTrainingSet, StepRows and Sync.
 //
-// A Trainer holds a CUDA context that is current on the OS thread of the
-// goroutine that created it (package cuda locks that goroutine to its
-// thread): call its methods from that goroutine. It is not safe for
-// concurrent use.
+// A Trainer holds a CUDA context, which is current per OS thread: the
+// goroutine that creates a Trainer is bound to it (locked to its thread)
+// until Close. Call its methods from that goroutine, or call Bind first in
+// another one (and Unbind there when done); a method called from a
+// goroutine that is not bound returns an error wrapping ErrNotCurrent. It is
+// not safe for concurrent use.
 type Trainer struct {
 	c     model.Config
 	opt   Options
@@ -75,6 +77,7 @@ type Trainer struct {
 	state, pw, scratch buf
 	graph              graph
 	graphTried         bool
+	graphDestroyed     bool // by Close (graph stays set for GraphMode)
 	graphErr           error
 	// eagerSteps counts the steps launched kernel by kernel.
 	eagerSteps int
@@ -614,21 +617,50 @@ func (t *Trainer) usable() error {
 	return nil
 }
 
-// Close frees the device memory and releases the device. Calling it again
-// does nothing.
+// Bind binds the calling goroutine to the trainer's device (locking it to
+// its OS thread), so that it may call the trainer's methods; pair it with
+// Unbind in the same goroutine. The goroutine that created the trainer is
+// bound already.
+func (t *Trainer) Bind() error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	return t.d.bind()
+}
+
+// Unbind undoes the calling goroutine's last Bind.
+func (t *Trainer) Unbind() error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	return t.d.unbind()
+}
+
+// Close frees the device memory, releases the device and unbinds the
+// calling goroutine, which must be bound (normally the one that created the
+// trainer; from another one Close returns an error wrapping ErrNotCurrent
+// and releases nothing). Calling it again does nothing.
 func (t *Trainer) Close() error {
 	if t.closed {
 		return nil
 	}
-	t.closed = true
 	if t.d == nil {
+		t.closed = true
 		return nil
 	}
-	if t.graph != nil {
-		t.graph.destroy()
+	if t.graph != nil && !t.graphDestroyed {
+		if err := t.graph.destroy(); errors.Is(err, ErrNotCurrent) {
+			return fmt.Errorf("close gpu trainer: %w", err)
+		}
+		t.graphDestroyed = true
 	}
 	// The device frees every allocation with itself.
-	if err := t.d.close(); err != nil {
+	err := t.d.close()
+	if errors.Is(err, ErrNotCurrent) {
+		return fmt.Errorf("close gpu trainer: %w", err)
+	}
+	t.closed = true
+	if err != nil {
 		return fmt.Errorf("close gpu trainer: %w", err)
 	}
 	return nil

@@ -124,6 +124,13 @@ TG_HD static inline void tg_wa_row(float *out, const float *p, const float *v,
  * tg_add where the result should match the CPU twin bit for bit (the dense
  * epilogues and Adam). Division and sqrtf are IEEE-rounded on both sides
  * (nvcc's default -prec-div=true -prec-sqrt=true; never --use_fast_math).
+ * Decision: tg_mul/tg_add only where bit-equality with the twin is the
+ * point (element-wise math whose result feeds a bit-for-bit check: the
+ * dense epilogues and their gradient, dropout, Adam). Sums of products (the
+ * WA sums in tg_wa_row/tg_wa_block, squared norms, loss means, GEMMs) keep
+ * nvcc's FMA contraction: their reduction trees differ from the twins'
+ * anyway, so equal bits are out of reach, and FMA is faster and rounds
+ * less. Those are checked against derived bounds (cuda/bounds_test.go).
  * ------------------------------------------------------------------------ */
 #ifdef __CUDA_ARCH__
 #define tg_mul(a, b) __fmul_rn((a), (b))
@@ -248,6 +255,182 @@ struct tg_step_state {
 TG_HD static inline uint64_t tg_step_key(uint64_t seed, const struct tg_step_state *st, int layer)
 {
     return tg_stream_key(seed, tg_dropout_stream(st->step, layer));
+}
+
+/* ------------------------------------------------------------------------
+ * Image preprocessing (kernels/prep.cu): data/imageprep's decoded image →
+ * network input, bit for bit. The resize is golang.org/x/image/draw's
+ * BiLinear kernel scaler as imageprep calls it (xdraw.BiLinear.Scale, Src):
+ *   per axis, output coordinate d of D over a source of S:
+ *     scale = S/D; half = 1, argscale = 1, or half = scale, argscale = 1/scale
+ *       when shrinking (the tent widened: antialiased);
+ *     center = (d + 0.5)·scale − 0.5; taps lo = max(⌊center − half⌋, 0) ..
+ *       hi = min(⌈center + half⌉, S) (exclusive);
+ *     weight(c) = 1 − |(center − c)·argscale| when below 1, else none;
+ *     inv = 1/Σ weight, invFFFF = inv/65535;
+ *   horizontal pass, per source row y: h = Σ_c v(c, y)·w(c) · invFFFF_x on
+ *     16-bit values v (8-bit · 0x101; YCbCr converted by color.YCbCr.RGBA's
+ *     integer formula), alpha likewise (or 1 for Gray and the YCbCr fast
+ *     paths);
+ *   vertical pass: V = Σ_y h(y)·w(y); V = min(V, A); out8 = ftou(V·inv_y) >> 8
+ *     with ftou(f) = clamp(int32(65535·f + 0.5), 0, 65535);
+ * every product and sum rounded separately in float64, as Go computes them
+ * (tg_dmul/tg_dadd: no fused multiply-add on the device). With CenterCrop
+ * the scaler's D is the resized size (rw, rh) and output (x, y) is (x+ox,
+ * y+oy) of it. Then imageprep's normalisation in float32, plane k of the
+ * CHW output from channel k (torchvision: (v/255 − mean[k])/std[k]) or
+ * channel 2−k (caffe, BGR: v − mean[k]).
+ * ------------------------------------------------------------------------ */
+#ifdef __CUDA_ARCH__
+#define tg_dmul(a, b) __dmul_rn((a), (b))
+#define tg_dadd(a, b) __dadd_rn((a), (b))
+#else
+#define tg_dmul(a, b) ((double)((a) * (b)))
+#define tg_dadd(a, b) ((double)((a) + (b)))
+#endif
+
+/* Pixel layouts of tg_prep_src.kind. */
+#define TG_PREP_RGBA 0  /* 4 bytes a pixel, R G B A (imageprep's *image.RGBA) */
+#define TG_PREP_GRAY 1  /* 1 byte a pixel (*image.Gray) */
+#define TG_PREP_YCBCR 2 /* Y plane, then Cb and Cr planes subsampled by sub_x, sub_y */
+
+/* tg_prep_src describes one decoded image in the batch's byte buffer: 16
+ * int64 (128 bytes, little-endian), mirrored by imageprep.RawDesc.
+ *   off, cb_off, cr_off: byte offsets of the first (RGBA, Gray, Y), Cb and
+ *     Cr planes; stride, cstride: their row strides in bytes;
+ *   w, h: source size; sub_x, sub_y: chroma subsampling (1,1 4:4:4; 2,1
+ *     4:2:2; 2,2 4:2:0; 1,2 4:4:0; 4,1 4:1:1; 4,2 4:1:0), chroma of (x, y)
+ *     at (x/sub_x, y/sub_y);
+ *   rw, rh: the size the scaler resizes to; ox, oy: the crop's offset in it;
+ *   alpha_weighted: 1 when alpha goes through the passes (RGBA, and YCbCr
+ *     4:1:1 / 4:1:0, which xdraw takes through its generic path), 0 when the
+ *     horizontal pass sets it to 1 (Gray, the other YCbCr ratios). */
+struct tg_prep_src {
+    int64_t off, kind, w, h, stride, cb_off, cr_off, cstride;
+    int64_t sub_x, sub_y, rw, rh, ox, oy, alpha_weighted, reserved;
+};
+
+/* One axis of the scaler at one output coordinate. */
+struct tg_prep_axis {
+    double center, argscale, inv, inv_ffff;
+    int lo, hi;
+};
+
+/* tg_prep_weight is the tap weight of source coordinate c (0: no tap). */
+TG_HD static inline double tg_prep_weight(const struct tg_prep_axis *a, int c)
+{
+    double t = tg_dmul(a->center - (double)c, a->argscale);
+    if (t < 0)
+        t = -t;
+    return t < 1.0 ? 1.0 - t : 0.0;
+}
+
+/* tg_prep_axis_init sets up output coordinate d of dsize over ssize. */
+TG_HD static inline void tg_prep_axis_init(struct tg_prep_axis *a, int d, int dsize, int ssize)
+{
+    double scale = (double)ssize / (double)dsize, half = 1.0, total = 0.0;
+    a->argscale = 1.0;
+    if (scale > 1) {
+        half = scale;
+        a->argscale = 1.0 / scale;
+    }
+    a->center = tg_dadd(tg_dmul(tg_dadd((double)d, 0.5), scale), -0.5);
+    a->lo = (int)floor(a->center - half);
+    if (a->lo < 0)
+        a->lo = 0;
+    a->hi = (int)ceil(a->center + half);
+    if (a->hi > ssize) {
+        a->hi = ssize;
+        if (a->hi < a->lo)
+            a->hi = a->lo;
+    }
+    for (int c = a->lo; c < a->hi; c++)
+        total = tg_dadd(total, tg_prep_weight(a, c));
+    total = 1.0 / total;
+    a->inv = total;
+    a->inv_ffff = total / 65535.0;
+}
+
+/* tg_prep_clamp16 clamps a converted YCbCr channel to [0, 0xffff]. */
+TG_HD static inline int32_t tg_prep_clamp16(int32_t v)
+{
+    return v < 0 ? 0 : (v > 0xffff ? 0xffff : v);
+}
+
+/* tg_prep_fetch reads source pixel (x, y) as 16-bit R, G, B, A. */
+TG_HD static inline void tg_prep_fetch(const unsigned char *pix, const struct tg_prep_src *s, int x, int y,
+                                       uint32_t v[4])
+{
+    if (s->kind == TG_PREP_RGBA) {
+        const unsigned char *p = pix + s->off + (int64_t)y * s->stride + 4 * (int64_t)x;
+        v[0] = p[0] * 0x101u;
+        v[1] = p[1] * 0x101u;
+        v[2] = p[2] * 0x101u;
+        v[3] = p[3] * 0x101u;
+    } else if (s->kind == TG_PREP_GRAY) {
+        uint32_t g = pix[s->off + (int64_t)y * s->stride + x] * 0x101u;
+        v[0] = v[1] = v[2] = g;
+        v[3] = 0xffff;
+    } else {
+        int64_t ci = (int64_t)(y / s->sub_y) * s->cstride + x / s->sub_x;
+        int32_t yy1 = (int32_t)pix[s->off + (int64_t)y * s->stride + x] * 0x10101;
+        int32_t cb1 = (int32_t)pix[s->cb_off + ci] - 128;
+        int32_t cr1 = (int32_t)pix[s->cr_off + ci] - 128;
+        v[0] = (uint32_t)tg_prep_clamp16((yy1 + 91881 * cr1) >> 8);
+        v[1] = (uint32_t)tg_prep_clamp16((yy1 - 22554 * cb1 - 46802 * cr1) >> 8);
+        v[2] = (uint32_t)tg_prep_clamp16((yy1 + 116130 * cb1) >> 8);
+        v[3] = 0xffff;
+    }
+}
+
+/* tg_prep_ftou8 is x/image/draw's ftou(f) >> 8. */
+TG_HD static inline unsigned char tg_prep_ftou8(double f)
+{
+    int32_t i = (int32_t)tg_dadd(tg_dmul(65535.0, f), 0.5);
+    if (i > 0xffff)
+        i = 0xffff;
+    if (i < 0)
+        i = 0;
+    return (unsigned char)(i >> 8);
+}
+
+/* tg_prep_pixel computes the resized 8-bit R, G, B of output pixel (x, y). */
+TG_HD static inline void tg_prep_pixel(const unsigned char *pix, const struct tg_prep_src *s, int x, int y,
+                                       unsigned char rgb[3])
+{
+    struct tg_prep_axis ax, ay;
+    tg_prep_axis_init(&ax, x + (int)s->ox, (int)s->rw, (int)s->w);
+    tg_prep_axis_init(&ay, y + (int)s->oy, (int)s->rh, (int)s->h);
+    double acc[4] = {0, 0, 0, 0};
+    for (int sy = ay.lo; sy < ay.hi; sy++) {
+        double wy = tg_prep_weight(&ay, sy);
+        if (wy == 0.0)
+            continue;
+        double hs[4] = {0, 0, 0, 0};
+        for (int sx = ax.lo; sx < ax.hi; sx++) {
+            double wx = tg_prep_weight(&ax, sx);
+            if (wx == 0.0)
+                continue;
+            uint32_t v[4];
+            tg_prep_fetch(pix, s, sx, sy, v);
+            for (int k = 0; k < 4; k++)
+                hs[k] = tg_dadd(hs[k], tg_dmul((double)v[k], wx));
+        }
+        for (int k = 0; k < 3; k++)
+            acc[k] = tg_dadd(acc[k], tg_dmul(tg_dmul(hs[k], ax.inv_ffff), wy));
+        acc[3] = tg_dadd(acc[3], s->alpha_weighted ? tg_dmul(tg_dmul(hs[3], ax.inv_ffff), wy) : wy);
+    }
+    for (int k = 0; k < 3; k++) {
+        double c = acc[k] > acc[3] ? acc[3] : acc[k];
+        rgb[k] = tg_prep_ftou8(tg_dmul(c, ay.inv));
+    }
+}
+
+/* tg_prep_norm is imageprep's normalisation of one 8-bit value. */
+TG_HD static inline float tg_prep_norm(unsigned char v, int caffe, float mean, float std)
+{
+    float f = (float)v;
+    return caffe ? f - mean : (f / 255.0f - mean) / std;
 }
 
 #endif /* TAGIMP_MATH_H */

@@ -52,13 +52,16 @@ type FeatureSource struct {
 	// LegacyCheckpointFormat): then read the cache's manifest.
 	CenterCrop *bool `json:"center_crop,omitempty"`
 	ImageSize  int   `json:"image_size,omitempty"`
+	// Precision is features.Meta.Precision: "" for the CPU path, else
+	// "gpu-fp32" or "gpu-tf32"; another precision is another feature set.
+	Precision string `json:"precision,omitempty"`
 }
 
 // NewFeatureSource describes features of width dim read from path with the
 // extraction metadata m (zero for a bare .npy, which records none).
 func NewFeatureSource(path string, dim int, m features.Meta) FeatureSource {
 	s := FeatureSource{Path: path, Dim: dim, Backbone: m.Backbone, Weights: m.Weights,
-		WeightsSHA256: m.WeightsSHA256, Preprocess: m.Preprocess, ImageSize: m.ImageSize}
+		WeightsSHA256: m.WeightsSHA256, Preprocess: m.Preprocess, ImageSize: m.ImageSize, Precision: m.Precision}
 	if m.Preprocess != "" {
 		crop := m.CenterCrop
 		s.CenterCrop = &crop
@@ -136,6 +139,15 @@ func (s FeatureSource) Mismatch(got FeatureSource) []string {
 	}
 	if s.ImageSize != got.ImageSize {
 		d = append(d, fmt.Sprintf("image size %d, not %d", got.ImageSize, s.ImageSize))
+	}
+	if s.Precision != got.Precision {
+		prec := func(v string) string {
+			if v == "" {
+				return "the CPU path's"
+			}
+			return fmt.Sprintf("%q", v)
+		}
+		d = append(d, fmt.Sprintf("precision %s, not %s", prec(got.Precision), prec(s.Precision)))
 	}
 	return d
 }
@@ -228,6 +240,12 @@ type CheckpointFiles struct {
 	// Opt is the optimizer state: "m.NAME" and "v.NAME" per parameter and
 	// an int64 "step".
 	Opt string `json:"opt"`
+	// ParamsSHA256 and OptSHA256 are the SHA-256 (hex) of the two files
+	// as saved; LoadCheckpoint checks them, so a file changed on disk
+	// afterwards (bit rot, an edit in place) is refused. Empty in runs
+	// saved before they were recorded (not checked then).
+	ParamsSHA256 string `json:"params_sha256,omitempty"`
+	OptSHA256    string `json:"opt_sha256,omitempty"`
 }
 
 // EpochRecord is one line of a run's history.
@@ -347,6 +365,16 @@ func SaveCheckpoint(dir string, m *Meta, st *State) error {
 	if err := afterStage("opt"); err != nil {
 		return err
 	}
+	for _, f := range []struct {
+		name string
+		sum  *string
+	}{{files.Params, &next.Files.ParamsSHA256}, {files.Opt, &next.Files.OptSHA256}} {
+		h, err := features.FileSHA256(filepath.Join(dir, f.name))
+		if err != nil {
+			return fmt.Errorf("save checkpoint: %w", err)
+		}
+		*f.sum = h
+	}
 	// The new files must be on disk before the metadata that names them.
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("save checkpoint: %w", err)
@@ -426,13 +454,23 @@ func publishParams(dir string, kind Kind, files CheckpointFiles) error {
 func removeSuperseded(dir string, kind Kind, keep CheckpointFiles) {
 	k := string(kind)
 	epochFiles, _ := filepath.Glob(filepath.Join(dir, k+".e[0-9]*.npz"))
-	temps, _ := filepath.Glob(filepath.Join(dir, "."+k+".*tmp*"))
+	temps := runTemps(dir, kind)
 	_, legacyOpt, _ := CheckpointPaths(dir, kind)
 	for _, p := range append(append(epochFiles, temps...), legacyOpt) {
 		if b := filepath.Base(p); b != keep.Params && b != keep.Opt {
 			os.Remove(p)
 		}
 	}
+}
+
+// runTemps lists the temporary files that writes of kind's files into dir
+// leave when killed: checkpoints (.<model>.*tmp*) and the history and
+// curves (.<model>-history.csv.tmp-*, .<model>-curves.png.tmp-*).
+func runTemps(dir string, kind Kind) []string {
+	k := string(kind)
+	a, _ := filepath.Glob(filepath.Join(dir, "."+k+".*tmp*"))
+	b, _ := filepath.Glob(filepath.Join(dir, "."+k+"-*.tmp-*"))
+	return append(a, b...)
 }
 
 // syncDir flushes dir's entries (renames, new files) to disk.
@@ -489,11 +527,27 @@ func (m *Meta) files(dir string) (params, opt string) {
 	return filepath.Join(dir, m.Files.Params), filepath.Join(dir, m.Files.Opt)
 }
 
+// LoadOptions say what LoadCheckpointWith reads and checks.
+type LoadOptions struct {
+	// Opt also reads the optimizer state (needed to resume training; not
+	// needed to predict).
+	Opt bool
+	// SkipChecksum does not compare the files with the SHA-256 the
+	// metadata records (saves reading them twice; for very large files).
+	SkipChecksum bool
+}
+
 // LoadCheckpoint reads kind's checkpoint in dir: the metadata, then the
-// files it names. With withOpt it also reads the optimizer state (needed to
-// resume training; not needed to predict) and checks that its step matches
-// the metadata.
+// files it names, checked against the SHA-256 the metadata records. With
+// withOpt it also reads the optimizer state (needed to resume training;
+// not needed to predict) and checks that its step matches the metadata.
 func LoadCheckpoint(dir string, kind Kind, withOpt bool) (*Meta, *State, error) {
+	return LoadCheckpointWith(dir, kind, LoadOptions{Opt: withOpt})
+}
+
+// LoadCheckpointWith is LoadCheckpoint with options.
+func LoadCheckpointWith(dir string, kind Kind, o LoadOptions) (*Meta, *State, error) {
+	withOpt := o.Opt
 	m, err := ReadMeta(dir, kind)
 	if err != nil {
 		return nil, nil, err
@@ -509,6 +563,11 @@ func LoadCheckpoint(dir string, kind Kind, withOpt bool) (*Meta, *State, error) 
 	if err != nil {
 		return nil, nil, unreadable("parameters", pPath, err)
 	}
+	if !o.SkipChecksum {
+		if err := m.verify(pPath, m.Files.ParamsSHA256, mPath); err != nil {
+			return nil, nil, err
+		}
+	}
 	st := &State{Step: m.Step}
 	if st.Params, err = paramsFrom(arrays, c, "", pPath); err != nil {
 		return nil, nil, err
@@ -520,6 +579,11 @@ func LoadCheckpoint(dir string, kind Kind, withOpt bool) (*Meta, *State, error) 
 	arrays, err = npy.ReadNPZ(oPath)
 	if err != nil {
 		return nil, nil, unreadable("optimizer state", oPath, err)
+	}
+	if !o.SkipChecksum {
+		if err := m.verify(oPath, m.Files.OptSHA256, mPath); err != nil {
+			return nil, nil, err
+		}
 	}
 	if st.M, err = paramsFrom(arrays, c, "m.", oPath); err != nil {
 		return nil, nil, err
@@ -535,6 +599,23 @@ func LoadCheckpoint(dir string, kind Kind, withOpt bool) (*Meta, *State, error) 
 		return nil, nil, fmt.Errorf("checkpoint in %s is inconsistent: optimizer state at step %d, metadata at step %d (a save was interrupted; delete %s* to start over)", dir, s.I64[0], m.Step, filepath.Join(dir, string(kind)))
 	}
 	return m, st, nil
+}
+
+// verify compares the file at path with the SHA-256 want recorded in the
+// metadata at mPath (nothing to compare when want is empty).
+func (m *Meta) verify(path, want, mPath string) error {
+	if want == "" {
+		return nil
+	}
+	got, err := features.FileSHA256(path)
+	if err != nil {
+		return fmt.Errorf("read checkpoint %s: %v (restore it, or delete %s* and train again)", mPath, err, strings.TrimSuffix(mPath, ".json"))
+	}
+	if got != want {
+		return fmt.Errorf("read checkpoint %s: %s has SHA-256 %.12s…, the checkpoint recorded %.12s…: the file changed after it was saved (bit rot or an edit); restore it or train again (--skip-checksum loads it anyway)",
+			mPath, filepath.Base(path), got, want)
+	}
+	return nil
 }
 
 func paramsFrom(arrays map[string]*npy.Array, c Config, prefix, path string) (*Params, error) {

@@ -111,7 +111,7 @@ func TestSaveCrashPoints(t *testing.T) {
 			for _, e := range entries {
 				names = append(names, e.Name())
 			}
-			wantNames := []string{"model1-history.csv", "model1.e0003.npz", "model1.e0003.opt.npz", "model1.json", "model1.npz"}
+			wantNames := []string{".tagimp.lock", "model1-history.csv", "model1.e0003.npz", "model1.e0003.opt.npz", "model1.json", "model1.npz"}
 			if !slices.Equal(names, wantNames) {
 				t.Errorf("run folder holds %q, want %q", names, wantNames)
 			}
@@ -343,5 +343,48 @@ func TestPublishedParamsAreACopy(t *testing.T) {
 	}
 	if _, _, err := model.LoadCheckpoint(dir, model.Baseline, true); err != nil {
 		t.Errorf("after baseline.npz was overwritten: %v", err)
+	}
+}
+
+// TestCheckpointBitRot: a byte changed in place in a saved parameter or
+// optimizer file is refused on load and on resume, naming the file;
+// SkipChecksum loads it anyway.
+func TestCheckpointBitRot(t *testing.T) {
+	dir := t.TempDir()
+	m, err := model.Train(smallRun(t, dir, model.Model1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files.ParamsSHA256) != 64 || len(m.Files.OptSHA256) != 64 {
+		t.Fatalf("files recorded without SHA-256: %+v", m.Files)
+	}
+	flip := func(name string) (restore func()) {
+		p := filepath.Join(dir, name)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := slices.Clone(b)
+		b[len(b)/2] ^= 0x01 // inside the data of a float32 array
+		os.WriteFile(p, b, 0o644)
+		return func() { os.WriteFile(p, orig, 0o644) }
+	}
+	restore := flip(m.Files.Params)
+	_, _, err = model.LoadCheckpoint(dir, model.Model1, false)
+	if err == nil || !strings.Contains(err.Error(), m.Files.Params+" has SHA-256") || !strings.Contains(err.Error(), "--skip-checksum") {
+		t.Errorf("changed parameters: %v", err)
+	}
+	if _, _, err := model.LoadCheckpointWith(dir, model.Model1, model.LoadOptions{SkipChecksum: true}); err != nil && strings.Contains(err.Error(), "SHA-256") {
+		t.Errorf("SkipChecksum still checks: %v", err)
+	}
+	restore()
+	if _, _, err := model.LoadCheckpoint(dir, model.Model1, true); err != nil {
+		t.Fatalf("restored: %v", err)
+	}
+	restore = flip(m.Files.Opt)
+	defer restore()
+	_, err = model.Train(smallRun(t, dir, model.Model1, 2))
+	if err == nil || !strings.Contains(err.Error(), m.Files.Opt+" has SHA-256") {
+		t.Errorf("resume over a changed optimizer state: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"tagimp/data/atomicfile"
+	"tagimp/data/dirlock"
 	"tagimp/model/metrics"
 )
 
@@ -58,6 +60,9 @@ type Run struct {
 	// fallback is also recorded in the metadata's Device, so it is never
 	// silent even without Log.
 	Log func(msg string)
+	// SkipChecksum resumes without comparing the checkpoint's files with
+	// the SHA-256 its metadata records (see LoadOptions).
+	SkipChecksum bool
 }
 
 // HistoryPath returns RUN/<model>-history.csv.
@@ -101,6 +106,18 @@ func Train(r *Run) (*Meta, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
+	// One writer per run folder: a second train (or demo) into it is
+	// refused, naming the holder, instead of both overwriting each other.
+	lock, err := dirlock.Acquire(r.Dir, "")
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	// Temporary files of a killed run of this model (the lock says no
+	// other run is writing them).
+	for _, p := range runTemps(r.Dir, c.Kind) {
+		os.Remove(p)
+	}
 	meta, st, err := r.resume()
 	if err != nil {
 		return nil, err
@@ -113,7 +130,13 @@ func Train(r *Run) (*Meta, error) {
 		}
 		return meta, nil
 	}
-	tr, err := r.Factory(c, st)
+	// The engine's buffers hold min(batch, rows) rows; a batch that still
+	// cannot fit is refused before anything is allocated.
+	ec := EngineConfig(c, r.Train.N)
+	if err := CheckBatchMemory(ec); err != nil {
+		return nil, err
+	}
+	tr, err := r.Factory(ec, st)
 	if err != nil {
 		return nil, fmt.Errorf("%s: start engine: %w", c.Kind, err)
 	}
@@ -125,7 +148,7 @@ func Train(r *Run) (*Meta, error) {
 	}
 	var b *Batch
 	if res == nil {
-		b = newBatch(c)
+		b = newBatch(ec)
 	}
 	saved := meta.Epoch // the epoch of the checkpoint on disk
 	for epoch := meta.Epoch + 1; epoch <= c.Epochs; epoch++ {
@@ -140,7 +163,7 @@ func Train(r *Run) (*Meta, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep, err := Evaluate(tr, c, r.TagVecs, r.Test, nil)
+		rep, err := Evaluate(tr, ec, r.TagVecs, r.Test, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: epoch %d test metrics: %w", c.Kind, epoch, err)
 		}
@@ -406,7 +429,7 @@ func (r *Run) resume() (*Meta, *State, error) {
 	if old.Epoch >= c.Epochs {
 		return old, nil, nil
 	}
-	_, st, err := LoadCheckpoint(r.Dir, c.Kind, true)
+	_, st, err := LoadCheckpointWith(r.Dir, c.Kind, LoadOptions{Opt: true, SkipChecksum: r.SkipChecksum})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -59,6 +59,12 @@ func tagVecs(t, e int) []float32 {
 
 func smallRun(t *testing.T, dir string, kind model.Kind, epochs int) *model.Run {
 	t.Helper()
+	return smallRunTB(t, dir, kind, epochs)
+}
+
+// smallRunTB is smallRun for any testing.TB (fuzz targets' seeds).
+func smallRunTB(t testing.TB, dir string, kind model.Kind, epochs int) *model.Run {
+	t.Helper()
 	c := model.DefaultConfig(kind)
 	c.D, c.H, c.T, c.E, c.H2 = 24, 64, 6, 5, 64
 	c.Epochs, c.LR = epochs, 3e-3

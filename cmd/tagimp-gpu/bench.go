@@ -86,7 +86,7 @@ Examples:
 				&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of a table"},
 			},
 			Action: benchTrain,
-		}, benchImagesCommand},
+		}, benchImagesCommand, benchFeaturesCommand()},
 	})
 }
 

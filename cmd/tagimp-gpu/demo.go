@@ -140,6 +140,11 @@ const chanceDefinition = "pixel-blind prior: every test image gets each tag's tr
 func runDemo(c *cli.Context) error {
 	start := time.Now()
 	out := c.String("out")
+	release, err := lockOut(c, "out")
+	if err != nil {
+		return err
+	}
+	defer release()
 	seconds := map[string]float64{}
 	stage := func(name string, t time.Time) { seconds[name] = time.Since(t).Seconds() }
 

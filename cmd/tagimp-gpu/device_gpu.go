@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"sync"
 
+	"tagimp/data/features"
 	"tagimp/gpu"
+	"tagimp/model/vgg16"
 )
 
 // The GPU build wires package gpu into the commands: train's engine
@@ -39,4 +41,18 @@ func gpuAvailable() error {
 		}
 	})
 	return probeErr
+}
+
+func init() {
+	newGPUExtractor = func(net *vgg16.Net, batch int, precision string) (features.Extractor, string, string, func(), error) {
+		prec, err := gpu.ParsePrecision(precision)
+		if err != nil {
+			return nil, "", "", nil, fmt.Errorf("--precision: %w", err)
+		}
+		ex, err := gpu.NewFC7Extractor(net, batch, prec)
+		if err != nil {
+			return nil, "", "", nil, err
+		}
+		return ex, ex.Device(), ex.CuDNN(), ex.Close, nil
+	}
 }

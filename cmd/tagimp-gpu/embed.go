@@ -11,6 +11,7 @@ import (
 	"tagimp/data/labels"
 	"tagimp/data/npy"
 	"tagimp/data/wordvec"
+	"tagimp/internal/argcheck"
 )
 
 func init() {
@@ -50,6 +51,9 @@ Example:
 }
 
 func runEmbed(c *cli.Context) error {
+	if err := argcheck.OutputFile("out", c.String("out"), ".npy"); err != nil {
+		return err
+	}
 	vocab, err := labels.ReadVocab(c.String("vocab"))
 	if err != nil {
 		return err

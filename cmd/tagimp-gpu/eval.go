@@ -49,13 +49,16 @@ set holds no training images: eval cannot check that.
 Model 2 at test time averages the word vectors of the tags its tag head predicts
 with probability ≥ θ (WA), weighted by those probabilities.
 
+A run stopped before its last epoch is scored at the epoch it reached and said
+so below the table ("model1: epoch 1 of 4 (unfinished); ...").
+
 θ: the θ train chose on the validation split when it was run with
 --choose-threshold (global or per tag), else the run's --threshold (0.5 by default;
 the paper states no θ, and Table 1 is compared at this default). --threshold here
 overrides both. The output says which θ each model used and where it came from.
 
---json FILE writes a JSON array with one object per model (keys model, n_images,
-n_tags, threshold, map_image, map_class, jaccard, mae, mse, cp, cr, cf1, op, or,
+--json FILE writes a JSON array with one object per model (keys model, epoch,
+epochs, n_images, n_tags, threshold, map_image, map_class, jaccard, mae, mse, cp, cr, cf1, op, or,
 of1, cp_top3, cr_top3, cf1_top3, op_top3, or_top3, of1_top3, spearman, ndcg).
 
 Example:
@@ -70,6 +73,7 @@ Example:
 			&cli.StringFlag{Name: "tagvec", Usage: "tag word vectors for model2 (default: the run's)"},
 			&cli.Float64Flag{Name: "threshold", Usage: "θ in (0, 1) for Jaccard, the P/R/F1 metrics and Model 2's WA (default: the θ train chose on the validation split, else the run's --threshold)"},
 			deviceFlag(),
+			skipChecksumFlag(),
 		},
 		Action: runEval,
 	})
@@ -91,9 +95,10 @@ func runEval(c *cli.Context) error {
 	}
 	explicit := c.String("model") != "all"
 	var reports []metrics.Report
+	var runs []evalRun
 	loaded := map[model.Inputs]*model.Loaded{}
 	for _, kind := range kinds {
-		meta, st, err := model.LoadCheckpoint(dir, kind, false)
+		meta, st, err := model.LoadCheckpointWith(dir, kind, model.LoadOptions{SkipChecksum: c.Bool("skip-checksum")})
 		if model.IsNotExist(err) && !explicit {
 			continue
 		}
@@ -149,6 +154,7 @@ func runEval(c *cli.Context) error {
 		if kind == model.Model2 && data.E != cfg.E {
 			return fmt.Errorf("%s: tag vectors %s are %d wide, the model was trained on %d", kind, in.TagVec, data.E, cfg.E)
 		}
+		cfg = model.EngineConfig(cfg, data.Test.N)
 		tr, err := factory(cfg, st)
 		if err != nil {
 			return fmt.Errorf("%s: %w", kind, err)
@@ -160,18 +166,19 @@ func runEval(c *cli.Context) error {
 			return fmt.Errorf("%s: %w", kind, err)
 		}
 		reports = append(reports, rep)
+		runs = append(runs, evalRun{Report: rep, Epoch: meta.Epoch, Epochs: meta.Config.Epochs})
 	}
 	if len(reports) == 0 {
 		return fmt.Errorf("%s holds no checkpoint (baseline.json, model1.json, model2.json): train first with tagimp-gpu train --out %s", dir, dir)
 	}
-	if err := printTable(os.Stdout, reports); err != nil {
+	if err := printTable(os.Stdout, reports, unfinished(runs, dir)...); err != nil {
 		return err
 	}
 	if path := c.String("json"); path != "" {
 		err := atomicfile.WriteFile(path, func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
-			return enc.Encode(reports)
+			return enc.Encode(runs)
 		})
 		if err != nil {
 			return fmt.Errorf("--json: %w", err)
@@ -187,9 +194,9 @@ func pick(flag, recorded string) string {
 	return recorded
 }
 
-// printTable writes the paper's Table 1 with our numbers, then the
-// extended metrics.
-func printTable(w io.Writer, reps []metrics.Report) error {
+// printTable writes the paper's Table 1 with our numbers, the notes
+// below it (unfinished runs), then the extended metrics.
+func printTable(w io.Writer, reps []metrics.Report, notes ...string) error {
 	r0 := reps[0]
 	theta := fmt.Sprintf("θ = %g", r0.Threshold)
 	for _, r := range reps {
@@ -206,6 +213,9 @@ func printTable(w io.Writer, reps []metrics.Report) error {
 		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\t%.4f\t%.4f\t%.4f\t%.4f\t\n", kindTitle[k], r.MAE, r.MSE, r.Jaccard, r.MAPImage, r.MAPClass, p[0], p[1], p[2], p[3])
 	}
 	tw.Flush()
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
 	fmt.Fprintln(w, "\nmAP(image): AP per image averaged over images (the paper's reading); mAP(class): AP per tag averaged over tags.")
 	fmt.Fprintln(w, "MAE, MSE: importance over the ground-truth tags only.")
 	fmt.Fprintln(w, "\nExtended metrics")
@@ -221,4 +231,24 @@ func printTable(w io.Writer, reps []metrics.Report) error {
 		fmt.Fprintln(tw, "\t")
 	}
 	return tw.Flush()
+}
+
+// evalRun is one model's scores and how far its training got: the JSON
+// of eval --json.
+type evalRun struct {
+	metrics.Report
+	Epoch  int `json:"epoch"`  // epochs completed
+	Epochs int `json:"epochs"` // epochs the run was asked for
+}
+
+// unfinished returns one note per model whose run stopped before its last
+// epoch.
+func unfinished(runs []evalRun, dir string) []string {
+	var notes []string
+	for _, r := range runs {
+		if r.Epoch < r.Epochs {
+			notes = append(notes, fmt.Sprintf("%s: epoch %d of %d (unfinished); resume with the same train command (--out %s)", r.Model, r.Epoch, r.Epochs, dir))
+		}
+	}
+	return notes
 }

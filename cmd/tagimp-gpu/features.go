@@ -16,10 +16,12 @@ import (
 	"tagimp/model/vgg16"
 )
 
-// newGPUExtractor, when set by the GPU build, wraps a network for the GPU.
-// It is nil in the plain build and until the GPU VGG16 exists; --device gpu
-// then fails with a clear message and --device auto uses the CPU.
-var newGPUExtractor func(net *vgg16.Net, batch int) (features.Extractor, error)
+// newGPUExtractor, when set by the GPU build, runs the network on the GPU
+// at a precision ("fp32" or "tf32"); it returns the extractor, the GPU's
+// name and the cuDNN in use (recorded in the manifest) and a function that
+// releases the GPU. It is nil in the plain build: --device gpu then fails
+// with a clear message and --device auto uses the CPU.
+var newGPUExtractor func(net *vgg16.Net, batch int, precision string) (ex features.Extractor, device, cudnn string, release func(), err error)
 
 func init() {
 	register(&cli.Command{
@@ -40,6 +42,9 @@ is rewritten after every shard. When a run is killed, run the same command again
 finished shards are checked and kept, the rest computed; the result is byte-identical
 to an uninterrupted run. An image that fails to decode is listed in the manifest and
 the run goes on; a missing images folder or weights file stops it at once.
+
+One run per part: a second run of the same part into --out while the first is
+running is refused, naming it (a lock per part; other parts may share the folder).
 
 Several machines: --shard K/N computes the images whose id mod N == K (manifest
 manifest-KofN.json). Without --shard, a Slurm array (SLURM_ARRAY_TASK_ID and
@@ -64,11 +69,13 @@ Example:
 			&cli.StringFlag{Name: "out", Usage: "(required) cache folder to write (created; an earlier run there is resumed)"},
 			deviceFlag(),
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
+			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic: tf32 (cuDNN and cuBLAS on TF32 tensor cores, PyTorch's default for cuDNN) or fp32 (no tensor cores); the CPU path is always FP32, the reference. Features of another precision are other features (recorded in the manifest; train refuses to mix them). Deviation of fc7 from the CPU path: not yet measured on a GPU (scripts/gpu-check.sh prints it, TestVGG16FC7)"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "image decoding goroutines"},
 			&cli.StringFlag{Name: "shard", Usage: "compute only part K/N of the images (id mod N == K), e.g. 0/4"},
 			&cli.IntFlag{Name: "shard-count", Usage: "number of parts N for JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT"},
 			&cli.IntFlag{Name: "shard-size", Value: 1000, Usage: "images per shard file"},
 			&cli.StringFlag{Name: "preprocess", Usage: "torchvision or caffe; default: what the weights expect"},
+			&cli.IntFlag{Name: "input-size", Value: 224, Usage: "with --weights random:SEED: the network's input size (tests, demos; real weights use 224)"},
 			&cli.BoolFlag{Name: "center-crop", Usage: "resize the short side to 256 and crop 224 (torchvision style) instead of resizing the whole image to 224x224 (the paper)"},
 			&cli.BoolFlag{Name: "full-decode", Usage: "decode JPEGs at full size before resizing, as PIL/torchvision do (slower); default: at the DCT scale that still covers the target (see above)"},
 		},
@@ -108,6 +115,9 @@ func runFeatures(c *cli.Context) error {
 	if len(unset) > 0 {
 		return fmt.Errorf("features: %s not set (see tagimp-gpu features --help)", strings.Join(unset, ", "))
 	}
+	if err := positive(c, "batch", "workers", "shard-size"); err != nil {
+		return err
+	}
 	captions, imagesDir, weights := c.String("captions"), c.String("images"), c.String("weights")
 	if st, err := os.Stat(imagesDir); err != nil || !st.IsDir() {
 		return fmt.Errorf("--images %s: no such folder; pass the folder that holds the caption file's images", imagesDir)
@@ -133,9 +143,16 @@ func runFeatures(c *cli.Context) error {
 	var net *vgg16.Net
 	meta := features.Meta{Backbone: "vgg16-fc7"}
 	if random {
-		net = vgg16.NewRandom(seed)
+		cfg := vgg16.VGG16()
+		cfg.InputSize = c.Int("input-size")
+		if net, err = vgg16.NewRandomConfig(cfg, seed); err != nil {
+			return fmt.Errorf("--input-size %d: %w", cfg.InputSize, err)
+		}
 		meta.Weights = "random:" + strconv.FormatInt(seed, 10)
 	} else {
+		if c.IsSet("input-size") {
+			return fmt.Errorf("--input-size: only with --weights random:SEED (the weights %s fix the input size)", weights)
+		}
 		fmt.Fprintf(os.Stderr, "loading VGG16 weights %s\n", weights)
 		if net, err = vgg16.Load(weights); err != nil {
 			return err
@@ -155,10 +172,11 @@ func runFeatures(c *cli.Context) error {
 	}
 	meta.Preprocess, meta.CenterCrop, meta.ImageSize, meta.Decoder = prep.Mode, prep.CenterCrop, prep.Size, prep.Decoder()
 
-	ex, device, err := featureExtractor(c, net)
+	ex, device, release, err := featureExtractorMeta(c, net, &meta)
 	if err != nil {
 		return err
 	}
+	defer release()
 	fmt.Fprintf(os.Stderr, "features: %d images in %s, part %s, weights %s (sha256 %.12s), %s, device %s\n",
 		len(images), captions, shard, meta.Weights, meta.WeightsSHA256, prep, device)
 
@@ -241,26 +259,45 @@ type cpuExtractor struct{ net *vgg16.Net }
 func (e cpuExtractor) Extract(x []float32, n int) ([]float32, error) { return e.net.FC7(x, n) }
 func (e cpuExtractor) Dim() int                                      { return e.net.Config().FC }
 
-// featureExtractor picks the CPU or GPU network for --device.
+// featureExtractor picks the CPU or GPU network for --device (demo,
+// predict: a GPU stays held until the process ends).
 func featureExtractor(c *cli.Context, net *vgg16.Net) (features.Extractor, string, error) {
+	ex, device, _, err := featureExtractorMeta(c, net, &features.Meta{})
+	return ex, device, err
+}
+
+// featureExtractorMeta picks the CPU or GPU network for --device and
+// records the GPU's precision, name and cuDNN in meta; release frees the
+// GPU.
+func featureExtractorMeta(c *cli.Context, net *vgg16.Net, meta *features.Meta) (features.Extractor, string, func(), error) {
+	none := func() {}
 	device, err := resolveDevice(c)
 	if err != nil {
-		return nil, "", err
+		return nil, "", none, err
 	}
 	if device == "gpu" {
 		if newGPUExtractor == nil {
 			if c.String("device") == "gpu" {
-				return nil, "", fmt.Errorf("--device gpu: this build has no GPU VGG16 for features yet; use --device cpu")
+				return nil, "", none, fmt.Errorf("--device gpu: this build has no GPU VGG16 for features; use --device cpu")
 			}
-			return cpuExtractor{net}, "cpu (no GPU VGG16 in this build)", nil
+			return cpuExtractor{net}, "cpu (no GPU VGG16 in this build)", none, nil
 		}
-		ex, err := newGPUExtractor(net, c.Int("batch"))
+		prec := c.String("precision")
+		if prec == "" {
+			prec = "tf32" // commands without --precision
+		}
+		ex, name, cudnn, release, err := newGPUExtractor(net, c.Int("batch"), prec)
 		if err != nil {
-			return nil, "", err
+			if c.String("device") == "gpu" {
+				return nil, "", none, err
+			}
+			fmt.Fprintf(os.Stderr, "warning: --device auto: the GPU path is unusable (%v); computing on the CPU\n", err)
+			return cpuExtractor{net}, "cpu (GPU unusable)", none, nil
 		}
-		return ex, "gpu", nil
+		meta.Precision, meta.Device, meta.CuDNN = "gpu-"+prec, name, cudnn
+		return ex, "gpu " + name + ", " + prec + ", " + cudnn, release, nil
 	}
-	return cpuExtractor{net}, "cpu", nil
+	return cpuExtractor{net}, "cpu", none, nil
 }
 
 // captionImages lists the images of a COCO caption file with their files

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
 	"tagimp/data/fetch"
+	"tagimp/internal/progress"
 	thirdparty "tagimp/third_party"
 )
 
@@ -89,7 +89,7 @@ func runFetch(c *cli.Context) error {
 		}
 		a.SHA256 = h
 	}
-	var bar *progressbar.ProgressBar // made at the first byte, so early errors print no bar
+	var bar *progress.Bar // made at the first byte, so early errors print no bar
 	opt := fetch.Options{
 		AllowUnverified: c.Bool("allow-unverified"),
 		Progress: func(done, total int) {

@@ -16,6 +16,7 @@ import (
 	"tagimp/data/features"
 	"tagimp/data/imageprep"
 	"tagimp/data/npy"
+	"tagimp/internal/argcheck"
 	"tagimp/model"
 	"tagimp/model/cpu"
 	"tagimp/model/vgg16"
@@ -58,6 +59,7 @@ Examples:
 			&cli.BoolFlag{Name: "all", Usage: "list every tag, not only those predicted"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"},
 			&cli.StringFlag{Name: "cloud", Usage: "write a tag cloud per image to this .png or .svg file"},
+			skipChecksumFlag(),
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per VGG16 batch"},
 			deviceFlag(),
 		},
@@ -92,12 +94,17 @@ func runPredict(c *cli.Context) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("predict: name at least one image file")
 	}
+	if cl := c.String("cloud"); cl != "" {
+		if err := argcheck.OutputFile("cloud", cl, ".png", ".svg"); err != nil {
+			return err
+		}
+	}
 	run := c.String("run")
 	kind, err := pickRunModel(run, c.String("model"))
 	if err != nil {
 		return err
 	}
-	meta, st, err := model.LoadCheckpoint(run, kind, false)
+	meta, st, err := model.LoadCheckpointWith(run, kind, model.LoadOptions{SkipChecksum: c.Bool("skip-checksum")})
 	if err != nil {
 		return err
 	}
@@ -215,6 +222,7 @@ func predictImages(c *cli.Context, ex features.Extractor, factory model.Factory,
 	if ex.Dim() != cfg.D {
 		return nil, nil, fmt.Errorf("predict: the network gives %d features, the model of %s takes %d", ex.Dim(), run, cfg.D)
 	}
+	cfg = model.EngineConfig(cfg, n)
 	tr, err := factory(cfg, st)
 	if err != nil {
 		return nil, nil, fmt.Errorf("predict: start %s engine: %w", engine, err)

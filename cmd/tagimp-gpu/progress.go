@@ -2,32 +2,21 @@ package main
 
 import (
 	"os"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"tagimp/internal/progress"
 )
 
-// newProgress returns a progress bar on stderr that shows count, rate and
-// ETA for `total` items of `what` (e.g. "captions"). With total < 0 it
-// spins without an end.
-func newProgress(total int, what string) *progressbar.ProgressBar {
-	return progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString(what),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionOnCompletion(func() { os.Stderr.WriteString("\n") }),
-		progressbar.OptionFullWidth(),
-	)
+// newProgress returns a progress report on stderr for `total` items of
+// `what` (e.g. "captions"; total < 0 when unknown): a bar redrawn in place
+// on a terminal, a line with count, rate and ETA every few seconds in a
+// log (package progress).
+func newProgress(total int, what string) *progress.Bar {
+	return progress.New(os.Stderr, total, what)
 }
 
 // progressFunc adapts bar to the progress callback of library code
 // (done, total), whose total may become known only as the work goes.
-func progressFunc(bar *progressbar.ProgressBar) func(done, total int) {
+func progressFunc(bar *progress.Bar) func(done, total int) {
 	return func(done, total int) {
 		if bar.GetMax() != total {
 			bar.ChangeMax(total)

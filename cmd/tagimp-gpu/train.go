@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
+	"tagimp/internal/progress"
 	"tagimp/model"
 	"tagimp/model/cpu"
 	"tagimp/viz"
@@ -54,7 +54,10 @@ Adam state of that epoch), <model>.npz (the same parameters at a fixed name,
 numpy-readable), <model>-history.csv and <model>-curves.png.
 
 Rerunning the same command resumes after the last completed epoch (raise
---epochs to train longer). Refused, naming what differs: other settings,
+--epochs to train longer); the checkpoint's files must match the SHA-256 its
+<model>.json records (--skip-checksum skips that check). A second train (or
+any writer) into a folder in use is refused, naming the process. Buffers hold
+min(--batch, training rows) rows; a batch that cannot fit memory is refused. Refused, naming what differs: other settings,
 another vocabulary, features computed differently (backbone, weights, pre-
 processing, center crop, image size, width; a bare .npy must be the same file)
 or other training or test images. A NaN/Inf loss stops training, naming epoch
@@ -85,6 +88,7 @@ Example:
 			&cli.StringFlag{Name: "imp-loss-mask", Value: model.MaskAll, Usage: "importance MSE over all entries (all) or over the ground-truth tags only (true)"},
 			&cli.IntFlag{Name: "checkpoint-every", Value: 1, Usage: "save a checkpoint every `K` epochs and after the last (a stopped run resumes from the last saved epoch)"},
 			deviceFlag(),
+			skipChecksumFlag(),
 		},
 		Action: runTrain,
 	})
@@ -122,6 +126,14 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := positive(c, "epochs", "batch", "hidden", "hidden2", "checkpoint-every"); err != nil {
+		return err
+	}
+	release, err := lockOut(c, "out")
+	if err != nil {
+		return err
+	}
+	defer release()
 	device, err := resolveDevice(c)
 	if err != nil {
 		return err
@@ -173,7 +185,7 @@ func runTrain(c *cli.Context) error {
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("%s: %w", kind, err)
 		}
-		var bar *progressbar.ProgressBar
+		var bar *progress.Bar
 		epochLabel := func(e int) string { return fmt.Sprintf("%s epoch %d/%d", kind, e, cfg.Epochs) }
 		epoch := 0
 		if m, err := model.ReadMeta(out, kind); err == nil {
@@ -186,6 +198,7 @@ func runTrain(c *cli.Context) error {
 			Dir: out, Config: cfg, Tags: data.Tags, TagVecs: data.TagVecs, Train: data.Train, Test: data.Test, Val: data.Val,
 			ChooseThreshold: c.String("choose-threshold"),
 			Source:          data.Source, Device: device, Factory: factory,
+			CheckpointEvery: c.Int("checkpoint-every"), SkipChecksum: c.Bool("skip-checksum"),
 			Log: func(msg string) { fmt.Fprintf(os.Stderr, "%s: %s\n", kind, msg) },
 			Progress: func(done, total int) {
 				if done == 1 {
@@ -209,9 +222,8 @@ func runTrain(c *cli.Context) error {
 		}
 		m, err := model.Train(run)
 		if err != nil {
-			if bar != nil && !bar.IsFinished() {
-				// The error goes on its own line, not after the bar.
-				fmt.Fprintln(os.Stderr)
+			if bar != nil {
+				bar.Exit() // the error goes on its own line, not after the bar
 			}
 			return err
 		}

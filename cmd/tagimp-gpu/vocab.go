@@ -64,7 +64,10 @@ each decided by statistics of the counted captions, not by word lists:
 Label a second file (e.g. the test file) over the vocabulary of the first with
 --vocab; its vocab.json is then a copy of that vocabulary.
 
-All files appear together or not at all. A malformed or inconsistent captions file
+All files appear together or not at all: labels-manifest.json, written as the
+commit, names them with their SHA-256, and every reader checks it; a rerun into
+the folder removes a splits.json it does not write. A second vocab (or any
+writer) into a folder in use is refused, naming the process. A malformed or inconsistent captions file
 (captions for unknown images, images without captions) is an error.
 
 Examples:
@@ -107,6 +110,11 @@ func runVocab(c *cli.Context) error {
 	if !(share >= 0 && share <= 1) {
 		return fmt.Errorf("vocab: --noun-share %g outside [0, 1]", share)
 	}
+	release, err := lockOut(c, "out")
+	if err != nil {
+		return err
+	}
+	defer release()
 	var vocab *labels.Vocab
 	if fixed != "" {
 		v, err := labels.ReadVocab(fixed)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"tagimp/data/dirlock"
 	"tagimp/data/npy"
 )
 
@@ -71,8 +72,8 @@ type Summary struct {
 // cfg.Out, resuming an earlier run of the same job. Images that fail to
 // load or give non-finite features are listed in the manifest and the run
 // goes on; any other error stops it, leaving the finished shards in place.
-// Different parts may run into one folder at the same time; the same part
-// must not run twice at once.
+// Different parts may run into one folder at the same time; a second run of
+// the same part is refused (each part holds its own lock, LockName).
 func Build(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.ShardSize <= 0 {
 		cfg.ShardSize = 1000
@@ -107,6 +108,13 @@ func Build(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, fmt.Errorf("create cache folder %s: %w", cfg.Out, err)
 	}
 	prefix := filePrefix(cfg.Shard)
+	// One writer per part: a second run of the same part into this folder
+	// is refused, naming the first; other parts lock their own.
+	lock, err := dirlock.Acquire(cfg.Out, LockName(cfg.Shard))
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
 	removeStaleTemps(cfg.Out, prefix, ManifestName(cfg.Shard))
 
 	fresh := &Manifest{
@@ -184,6 +192,12 @@ func selectImages(all []Image, s Shard) ([]Image, error) {
 }
 
 func filePrefix(s Shard) string { return fmt.Sprintf("fc7-%dof%d", s.K, s.n()) }
+
+// LockName names the folder lock (package dirlock) that a run of part s
+// holds: one per part, so the parts of a split job can share a folder.
+// Merge, which writes manifest.json as a whole run does, takes the lock of
+// the whole part (0/1).
+func LockName(s Shard) string { return filePrefix(s) }
 
 // removeStaleTemps deletes temporary files a killed run of this part left
 // (only this part's: other parts may be running into the same folder).

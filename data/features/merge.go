@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"tagimp/data/atomicfile"
+	"tagimp/data/dirlock"
 	"tagimp/data/npy"
 )
 
@@ -33,6 +34,13 @@ func Merge(out string, ins []string) (*MergeSummary, error) {
 	if len(ins) == 0 {
 		return nil, errors.New("features merge: name at least one input folder")
 	}
+	// Merge writes manifest.json, as a run of the whole job (part 0/1)
+	// does: it takes that part's lock.
+	lock, err := dirlock.Acquire(out, LockName(Shard{K: 0, N: 1}))
+	if err != nil {
+		return nil, fmt.Errorf("features merge: %w", err)
+	}
+	defer lock.Release()
 	type part struct {
 		dir string
 		man *Manifest

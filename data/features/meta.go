@@ -26,6 +26,16 @@ type Meta struct {
 	Preprocess    string `json:"preprocess"`     // "torchvision" or "caffe"
 	CenterCrop    bool   `json:"center_crop"`    // resize 256 then crop, instead of resize to ImageSize
 	ImageSize     int    `json:"image_size"`     // network input side, 224
+	// Precision is the arithmetic of the network: "" for the CPU path (FP32,
+	// the reference; what every cache before the GPU path holds), or
+	// "gpu-fp32" / "gpu-tf32". Features of another precision are other
+	// features: a resume, a merge or a training run refuses to mix them.
+	Precision string `json:"precision,omitempty"`
+	// Device names the GPU and CuDNN the cuDNN library (version and file)
+	// that computed a GPU cache; empty for the CPU path. Recorded so that a
+	// resume continues with the same bytes, or refuses.
+	Device string `json:"device,omitempty"`
+	CuDNN  string `json:"cudnn,omitempty"`
 	// Decoder names the JPEG decoder and scaling (imageprep.Config.Decoder,
 	// e.g. "libjpeg-turbo dct-scaled"); empty in caches written before it
 	// was recorded. Informational: Check does not compare it, but a resumed

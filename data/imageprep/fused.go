@@ -112,28 +112,6 @@ func newFilter(dw int, span float64, sw, first, count int) filter {
 	return f
 }
 
-// geometry is where the source lands in the Size×Size output: the whole
-// source is scaled onto rw×rh output pixels of which the window starting at
-// (ox, oy) is kept (ox = oy = 0 and rw = rh = Size without CenterCrop).
-// w and h are the size of the image the geometry is computed from (the
-// file's header size, also when the decoder scaled the image down).
-func (c Config) geometry(w, h int) (rw, rh, ox, oy int) {
-	s := c.Size
-	if !c.CenterCrop {
-		return s, s, 0, 0
-	}
-	short := c.cropResize()
-	rw, rh = short, short
-	if w < h {
-		rh = int(float64(short) * float64(h) / float64(w))
-	} else {
-		rw = int(float64(short) * float64(w) / float64(h))
-	}
-	ox = int(math.RoundToEven(float64(rw-s) / 2))
-	oy = int(math.RoundToEven(float64(rh-s) / 2))
-	return rw, rh, ox, oy
-}
-
 // levelTable maps an 8-bit level to the normalised value of each output
 // channel (in the mode's channel order, with the index of the RGB sample it
 // reads).

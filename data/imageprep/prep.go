@@ -207,9 +207,6 @@ func (c Config) Resize(img image.Image) *image.RGBA {
 	sr := img.Bounds()
 	dr := dst.Bounds()
 	if c.CenterCrop {
-		// torchvision Resize(short): the shorter side becomes `short`, the
-		// other int(short·long/shorter); CenterCrop: offset
-		// int(round((d-s)/2)) with Python's round, half to even.
 		rw, rh, ox, oy := c.geometry(sr.Dx(), sr.Dy())
 		dr = image.Rect(-ox, -oy, rw-ox, rh-oy)
 	}

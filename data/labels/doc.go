@@ -12,7 +12,10 @@
 //   - labels.npz: ids int64 [N], presence uint8 [N,T], importance float32
 //     [N,T], rows in ascending image id, columns in vocabulary order;
 //   - splits.json (optional): {"seed":S,"train":[ids…],"test":[ids…]}
-//     and, with a validation split (Splits.CarveVal), "val":[ids…].
+//     and, with a validation split (Splits.CarveVal), "val":[ids…];
+//   - labels-manifest.json: the files above with their SHA-256, written
+//     as the commit point of WriteDir; readers check the files against it,
+//     so a folder is one write's files or refused, never a mix.
 //
 // Counting: a tag's count is the number of captions that mention it at
 // least once ("two dogs and a dog bed" counts dog once), the same unit as

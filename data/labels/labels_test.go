@@ -105,7 +105,7 @@ func TestWriteReadDir(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if !slices.Equal(names, []string{"labels.npz", "splits.json", "vocab.json"}) {
+	if !slices.Equal(names, []string{".tagimp.lock", "labels-manifest.json", "labels.npz", "splits.json", "vocab.json"}) {
 		t.Errorf("dir holds %v", names)
 	}
 	v2, err := ReadVocab(filepath.Join(dir, "vocab.json"))
@@ -219,6 +219,12 @@ func TestMakeSplits(t *testing.T) {
 		if _, err := MakeSplits(ids, bad[0], bad[1], 1); err == nil {
 			t.Errorf("train %d test %d accepted", bad[0], bad[1])
 		}
+	}
+	// --train beyond the images without --test: said as such, not as a
+	// negative --test.
+	_, err = MakeSplits(ids, 10000, 0, 1)
+	if err == nil || err.Error() != "splits: --train 10000 leaves no test images: the captions have 100 images; give a smaller --train" {
+		t.Errorf("--train 10000 on 100 images: %v", err)
 	}
 }
 

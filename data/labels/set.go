@@ -1,6 +1,7 @@
 package labels
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,7 +46,11 @@ func (s *Set) Subset(ids []int64) (*Set, error) {
 // directory written by tagimp-gpu vocab or the labels.npz in it.
 func Read(path string) (*Set, error) {
 	npzPath := path
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("labels %s: %w; pass the folder written by tagimp-gpu vocab (or its labels.npz)", path, unwrapPath(err))
+	}
+	if st.IsDir() {
 		npzPath = filepath.Join(path, "labels.npz")
 	}
 	v, err := ReadVocab(filepath.Join(filepath.Dir(npzPath), "vocab.json"))
@@ -91,6 +96,9 @@ func ReadNPZ(npzPath string, tags []string) (*Set, error) {
 	arrays, err := npy.ReadNPZ(npzPath)
 	if err != nil {
 		return nil, fmt.Errorf("read labels: %w", err)
+	}
+	if err := checkCommitted(filepath.Dir(npzPath), filepath.Base(npzPath)); err != nil {
+		return nil, err
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("read labels %s: %s (write ids int64 [N], presence uint8 [N,T], importance float32 [N,T], as tagimp-gpu vocab does)", npzPath, fmt.Sprintf(format, args...))
@@ -142,4 +150,13 @@ func ReadNPZ(npzPath string, tags []string) (*Set, error) {
 		}
 	}
 	return &Set{IDs: idv, Tags: tags, Presence: pres.U8, Importance: impv}, nil
+}
+
+// unwrapPath drops a *PathError's own path (the message names it).
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -68,9 +68,12 @@ func MakeSplits(ids []int64, train, test int, seed int64) (*Splits, error) {
 		return nil, fmt.Errorf("splits: --train %d --test %d, want train ≥ 1 and test ≥ 0", train, test)
 	}
 	if test == 0 {
+		if train >= len(ids) {
+			return nil, fmt.Errorf("splits: --train %d leaves no test images: the captions have %d images; give a smaller --train", train, len(ids))
+		}
 		test = len(ids) - train
 	}
-	if train+test > len(ids) || test < 1 {
+	if train+test > len(ids) {
 		return nil, fmt.Errorf("splits: --train %d --test %d needs %d images, the captions have %d", train, test, train+test, len(ids))
 	}
 	order := hashOrder(ids, seed)
@@ -95,6 +98,9 @@ func ReadSplits(dir string) (*Splits, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read splits: %w (make one with tagimp-gpu vocab --train N --test M)", err)
+	}
+	if err := checkCommitted(dir, "splits.json"); err != nil {
+		return nil, err
 	}
 	var s Splits
 	if err := json.Unmarshal(b, &s); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // TagCount is one vocabulary entry: a tag and the number of captions that
@@ -61,6 +62,9 @@ func ReadVocab(path string) (*Vocab, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read vocabulary: %w", err)
+	}
+	if err := checkCommitted(filepath.Dir(path), filepath.Base(path)); err != nil {
+		return nil, err
 	}
 	var v Vocab
 	if err := json.Unmarshal(b, &v); err != nil {

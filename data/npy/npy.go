@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -223,27 +224,81 @@ func ReadFile(path string) (*Array, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer f.Close()
-	a, err := Read(bufio.NewReaderSize(f, 1<<20))
+	avail := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		avail = st.Size()
+	}
+	a, err := readSized(bufio.NewReaderSize(f, 1<<20), avail)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return a, nil
 }
 
-// Read reads one .npy array from r.
-func Read(r io.Reader) (*Array, error) {
-	dtype, shape, _, err := readHeader(r)
+// Read reads one .npy array from r. The shape its header claims is not
+// trusted: beyond 16 MiB, memory grows with the data actually read, so a
+// short input claiming a huge shape fails with "data cut short" instead of
+// allocating it.
+func Read(r io.Reader) (*Array, error) { return readSized(r, -1) }
+
+// trustedChunk is the most readSized allocates ahead of the data.
+const trustedChunk = 16 << 20
+
+// readSized is Read where avail, when ≥ 0, is the most bytes r can still
+// deliver (the size of a file): a header claiming more data than that is
+// refused before anything is allocated.
+func readSized(r io.Reader, avail int64) (*Array, error) {
+	dtype, shape, hlen, err := readHeader(r)
 	if err != nil {
 		return nil, err
 	}
 	a := &Array{Dtype: dtype, Shape: shape}
-	n := a.Len()
 	size, _ := itemSize(dtype)
-	if n < 0 || int64(n)*int64(size) > 1<<40 {
+	n, ok := checkedLen(shape, (1<<40)/size)
+	if !ok {
 		return nil, fmt.Errorf("implausible shape %v", shape)
 	}
+	nbytes := int64(n) * int64(size)
+	cutShort := fmt.Errorf("data cut short: shape %v needs %d bytes", shape, nbytes)
+	if avail >= 0 && nbytes > avail-int64(hlen) {
+		return nil, cutShort
+	}
+	if avail < 0 && nbytes > trustedChunk {
+		// Read first, then allocate what was read.
+		buf, err := readGrowing(r, nbytes)
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				return nil, cutShort
+			}
+			return nil, err
+		}
+		b := a.alloc(n, size)
+		copy(b, buf)
+		if !littleEndian {
+			copy(b, swapped(b, size))
+		}
+		return a, nil
+	}
+	b := a.alloc(n, size)
+	if n == 0 {
+		return a, nil
+	}
+	if _, err := io.ReadFull(r, b); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, cutShort
+		}
+		return nil, err
+	}
+	if !littleEndian {
+		copy(b, swapped(b, size))
+	}
+	return a, nil
+}
+
+// alloc makes a's typed slice of n elements and returns its bytes.
+func (a *Array) alloc(n, size int) []byte {
 	var p unsafe.Pointer
-	switch dtype {
+	switch a.Dtype {
 	case Float32:
 		a.F32 = make([]float32, n)
 		if n > 0 {
@@ -271,19 +326,46 @@ func Read(r io.Reader) (*Array, error) {
 		}
 	}
 	if n == 0 {
-		return a, nil
+		return nil
 	}
-	b := unsafe.Slice((*byte)(p), n*size)
-	if _, err := io.ReadFull(r, b); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("data cut short: shape %v needs %d bytes", shape, n*size)
+	return unsafe.Slice((*byte)(p), n*size)
+}
+
+// readGrowing reads exactly n bytes from r into a buffer that grows as
+// they arrive (doubling from trustedChunk).
+func readGrowing(r io.Reader, n int64) ([]byte, error) {
+	buf := make([]byte, 0, trustedChunk)
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(int64(cap(buf)), n-int64(len(buf)))))
 		}
-		return nil, err
+		want := int(min(int64(cap(buf)), n)) - len(buf)
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+want])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, err
+		}
 	}
-	if !littleEndian {
-		copy(b, swapped(b, size))
+	return buf, nil
+}
+
+// checkedLen returns the number of elements of shape, false when it
+// exceeds limit (or overflows on the way).
+func checkedLen(shape []int, limit int) (int, bool) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return 0, false
+		}
+		if d == 0 {
+			return 0, true
+		}
+		if n > limit/d {
+			return 0, false
+		}
+		n *= d
 	}
-	return a, nil
+	return n, n <= limit
 }
 
 // readHeader parses a .npy header and returns dtype, shape and the header's

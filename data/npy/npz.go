@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -57,6 +58,16 @@ func ReadNPZ(path string) (map[string]*Array, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer zr.Close()
+	size := int64(-1)
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
+	return readZip(&zr.Reader, path, size)
+}
+
+// readZip reads every array of an opened .npz archive of size bytes (< 0:
+// unknown); path names it in errors.
+func readZip(zr *zip.Reader, path string, size int64) (map[string]*Array, error) {
 	out := make(map[string]*Array, len(zr.File))
 	for _, f := range zr.File {
 		name := strings.TrimSuffix(f.Name, ".npy")
@@ -64,7 +75,14 @@ func ReadNPZ(path string) (map[string]*Array, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: array %s: %w", path, name, err)
 		}
-		a, err := Read(bufio.NewReaderSize(rc, 1<<20))
+		// A stored entry holds exactly its data: a header claiming more
+		// is refused before allocating. Deflated ones are read as they
+		// come (Read).
+		avail := int64(-1)
+		if f.Method == zip.Store && size >= 0 {
+			avail = min(int64(f.CompressedSize64), size)
+		}
+		a, err := readSized(bufio.NewReaderSize(rc, 1<<20), avail)
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read %s: array %s: %w", path, name, err)

@@ -10,9 +10,22 @@ import (
 	"testing"
 )
 
-// Dir returns the shared data folder, or skips tb when there is none.
+// EnvDir names a data folder laid out as ../shared/data (coco/val2017/*.jpg
+// …) that Dir returns instead of searching: for test binaries run away from
+// the repository, as on a GPU machine (scripts/gpu-check.sh carries the
+// images and sets it).
+const EnvDir = "TAGIMP_TEST_DATA"
+
+// Dir returns the shared data folder (TAGIMP_TEST_DATA when set), or skips
+// tb when there is none.
 func Dir(tb testing.TB) string {
 	tb.Helper()
+	if d := os.Getenv(EnvDir); d != "" {
+		if _, err := os.Stat(d); err != nil {
+			tb.Fatalf("%s=%s: %v", EnvDir, d, err)
+		}
+		return d
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		tb.Fatal(err)

@@ -137,6 +137,7 @@ void *tg_emu_dyn_smem(void)
 #include "src_dense.cu.h"
 #include "src_gemm.cu.h"
 #include "src_loss.cu.h"
+#include "src_prep.cu.h"
 #include "src_step.cu.h"
 #include "src_wa.cu.h"
 
@@ -254,6 +255,12 @@ int emu_tg_dense_forward_dev(SHAPE, float *Y, const float *bias, int rows, int c
 int emu_tg_step_end(SHAPE, float *slots, const float *scratch, int nloss, struct tg_step_state *st)
 {
     LAUNCH(tg_step_end(slots, scratch, nloss, st));
+}
+
+int emu_tg_prep(SHAPE, float *out, const unsigned char *pix, const struct tg_prep_src *src, int S,
+                int caffe, float m0, float m1, float m2, float s0, float s1, float s2)
+{
+    LAUNCH(tg_prep(out, pix, src, S, caffe, m0, m1, m2, s0, s1, s2));
 }
 
 } // extern "C"

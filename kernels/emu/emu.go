@@ -40,6 +40,8 @@ int emu_tg_gather_rows_dev(SHAPE, float *dst, const float *src, const int *rows,
 int emu_tg_dense_forward_dev(SHAPE, float *Y, const float *bias, int rows, int cols, int act,
                              unsigned long long seed, const void *st, int layer, float p);
 int emu_tg_step_end(SHAPE, float *slots, const float *scratch, int nloss, void *st);
+int emu_tg_prep(SHAPE, float *out, const unsigned char *pix, const void *src, int S, int caffe,
+                float m0, float m1, float m2, float s0, float s1, float s2);
 */
 import "C"
 
@@ -49,6 +51,7 @@ import (
 	"math"
 	"unsafe"
 
+	"tagimp/data/imageprep"
 	"tagimp/model/ops"
 )
 
@@ -270,4 +273,20 @@ func (k Kernels) StepEnd(slots, scratch []float32, nloss int, st []uint32) error
 	}
 	gx, gy, gz, bx, by, sm := shape{1, 1, 1, 1, 0, 1}.c()
 	return check("tg_step_end", C.emu_tg_step_end(gx, gy, gz, bx, by, sm, p32(slots), p32(scratch), C.int(nloss), sp))
+}
+
+// Prep runs tg_prep on a batch: pix holds the planes, descs one
+// imageprep.RawDesc per image (offsets into pix), out [batch, 3, S, S].
+// Launch: grid (⌈S/128⌉, S, batch), block 128, as package cuda launches it.
+func (k Kernels) Prep(out []float32, pix []byte, descs []imageprep.RawDesc, S int, caffe bool, mean, std [3]float32) error {
+	if len(descs) == 0 {
+		return nil
+	}
+	if len(out) != len(descs)*3*S*S || len(pix) == 0 {
+		return fmt.Errorf("tg_prep: out holds %d values for %d images of 3×%d×%d, pix %d bytes", len(out), len(descs), S, S, len(pix))
+	}
+	gx, gy, gz, bx, by, sm := shape{ceilDiv(S, 128), S, 128, 1, 0, len(descs)}.c()
+	return check("tg_prep", C.emu_tg_prep(gx, gy, gz, bx, by, sm, p32(out), (*C.uchar)(unsafe.Pointer(&pix[0])),
+		unsafe.Pointer(&descs[0]), C.int(S), b2i(caffe), C.float(mean[0]), C.float(mean[1]), C.float(mean[2]),
+		C.float(std[0]), C.float(std[1]), C.float(std[2])))
 }

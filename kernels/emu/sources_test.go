@@ -15,7 +15,7 @@ import (
 // launcher.
 func TestSourcesLinked(t *testing.T) {
 	var srcs []string
-	for _, pat := range []string{"../*.cu", "../*.h", "../*.cuh"} {
+	for _, pat := range []string{"../*.cu", "../*.h", "../*.cuh", "../dev/*.cu"} {
 		m, err := filepath.Glob(pat)
 		if err != nil {
 			t.Fatal(err)
@@ -33,7 +33,7 @@ func TestSourcesLinked(t *testing.T) {
 		link := "src_" + base + ".h"
 		target, err := filepath.EvalSymlinks(link)
 		if err != nil {
-			t.Errorf("%s has no link here: run `ln -s ../%s kernels/emu/%s` (and #include it in emu.cc if it is a .cu)", src, base, link)
+			t.Errorf("%s has no link here: run `ln -s %s kernels/emu/%s` (and #include it in emu.cc if it is a .cu)", src, src, link)
 			continue
 		}
 		if want, _ := filepath.Abs(src); filepath.Clean(mustAbs(t, target)) != want {

@@ -1,1 +1,1 @@
-../gemm.cu
+../dev/gemm.cu

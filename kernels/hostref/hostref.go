@@ -8,6 +8,18 @@ package hostref
 
 static size_t tg_step_state_size(void) { return sizeof(struct tg_step_state); }
 static size_t tg_step_state_slot_offset(void) { return offsetof(struct tg_step_state, slot); }
+static size_t tg_prep_src_size(void) { return sizeof(struct tg_prep_src); }
+static size_t tg_prep_src_offset(int field)
+{
+	switch (field) {
+	case 0: return offsetof(struct tg_prep_src, off);
+	case 1: return offsetof(struct tg_prep_src, cb_off);
+	case 2: return offsetof(struct tg_prep_src, sub_x);
+	case 3: return offsetof(struct tg_prep_src, ox);
+	case 4: return offsetof(struct tg_prep_src, alpha_weighted);
+	}
+	return (size_t)-1;
+}
 
 // tg_step_key_words reads a tg_step_state from memory laid out by Go.
 static uint64_t tg_step_key_words(uint64_t seed, const void *st, int layer)
@@ -135,6 +147,16 @@ func DropoutStream(step uint64, layer int) uint64 {
 // of its slot field, as the C compiler lays it out.
 func StepStateLayout() (size, slotOffset int) {
 	return int(C.tg_step_state_size()), int(C.tg_step_state_slot_offset())
+}
+
+// PrepSrcLayout returns sizeof(struct tg_prep_src) and the byte offsets of
+// its fields off, cb_off, sub_x, ox and alpha_weighted, as the C compiler
+// lays them out (imageprep.RawDesc must match).
+func PrepSrcLayout() (size int, offsets [5]int) {
+	for i := range offsets {
+		offsets[i] = int(C.tg_prep_src_offset(C.int(i)))
+	}
+	return int(C.tg_prep_src_size()), offsets
 }
 
 // StepKey calls tg_step_key on a tg_step_state given as 32-bit words (at

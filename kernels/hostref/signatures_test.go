@@ -36,13 +36,20 @@ func argKind(param string) string {
 
 // TestLaunchSignatures checks, without a GPU, that every launch in
 // cuda/kernels.go passes the arguments its kernel in kernels/*.cu declares,
-// in order and of the right size, and that every kernel has a Go launcher.
-// cu.Launch copies 8 bytes per argument and the kernel reads its declared
-// size, so a mismatch here would be silent garbage on the device.
+// in order and of the right size, and that every kernel has a Go launcher;
+// likewise for the benchmark-only kernels of kernels/dev/*.cu and their
+// launchers in cuda/devkernels_test.go. cu.Launch copies 8 bytes per
+// argument and the kernel reads its declared size, so a mismatch here would
+// be silent garbage on the device.
 func TestLaunchSignatures(t *testing.T) {
-	cuFiles, err := filepath.Glob("../*.cu")
+	checkSignatures(t, "../*.cu", "../../cuda/kernels.go")
+	checkSignatures(t, "../dev/*.cu", "../../cuda/devkernels_test.go")
+}
+
+func checkSignatures(t *testing.T, cuGlob, goFile string) {
+	cuFiles, err := filepath.Glob(cuGlob)
 	if err != nil || len(cuFiles) == 0 {
-		t.Fatalf("no kernels/*.cu found (%v)", err)
+		t.Fatalf("no %s found (%v)", cuGlob, err)
 	}
 	want := map[string][]string{}
 	for _, f := range cuFiles {
@@ -58,7 +65,6 @@ func TestLaunchSignatures(t *testing.T) {
 			want[m[1]] = kinds
 		}
 	}
-	const goFile = "../../cuda/kernels.go"
 	fset := token.NewFileSet()
 	file, err := parser.ParseFile(fset, goFile, nil, 0)
 	if err != nil {
@@ -111,18 +117,18 @@ func TestLaunchSignatures(t *testing.T) {
 		return true
 	})
 	if len(want) == 0 {
-		t.Fatal("no extern \"C\" kernels parsed from kernels/*.cu")
+		t.Fatalf("no extern \"C\" kernels parsed from %s", cuGlob)
 	}
 	launched := map[string]bool{}
 	for field, kinds := range got {
 		name, ok := fieldKernel[field]
 		if !ok {
-			t.Errorf("cuda/kernels.go launches k.%s, which LoadKernels does not load", field)
+			t.Errorf("%s launches k.%s, which its loader does not load", goFile, field)
 			continue
 		}
 		w, ok := want[name]
 		if !ok {
-			t.Errorf("cuda/kernels.go launches %s, which no kernels/*.cu defines", name)
+			t.Errorf("%s launches %s, which no %s defines", goFile, name, cuGlob)
 			continue
 		}
 		launched[name] = true
@@ -132,7 +138,7 @@ func TestLaunchSignatures(t *testing.T) {
 	}
 	for name := range want {
 		if !launched[name] {
-			t.Errorf("kernel %s has no launcher in cuda/kernels.go", name)
+			t.Errorf("kernel %s has no launcher in %s", name, goFile)
 		}
 	}
 }

@@ -171,6 +171,9 @@ func readTorch(path string) (params map[string]Param, err error) {
 			params, err = nil, fmt.Errorf("load %s: unsupported torch checkpoint layout: %v", path, r)
 		}
 	}()
+	if err := checkTorchSizes(path); err != nil {
+		return nil, fmt.Errorf("load %s: not a readable torch checkpoint (truncated or corrupt? download it again): %w", path, err)
+	}
 	obj, err := pytorch.LoadWithUnpickler(path, func(r io.Reader) pickle.Unpickler {
 		u := pickle.NewUnpickler(r)
 		u.FindClass = findTorchClass

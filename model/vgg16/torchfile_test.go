@@ -115,7 +115,7 @@ func f32bytes(v []float32) []byte {
 }
 
 // writeTorchZip writes a torch ≥ 1.6 zip checkpoint.
-func writeTorchZip(t *testing.T, path string, tensors []torchTensor, storages map[string][]float32, order []string) {
+func writeTorchZip(t testing.TB, path string, tensors []torchTensor, storages map[string][]float32, order []string) {
 	t.Helper()
 	sizes := map[string]int{}
 	for k, v := range storages {
@@ -145,7 +145,7 @@ func writeTorchZip(t *testing.T, path string, tensors []torchTensor, storages ma
 
 // writeTorchLegacy writes the pre-1.6 format: magic, protocol, sys info and
 // the state_dict as pickles, then the storage keys and each storage's data.
-func writeTorchLegacy(t *testing.T, path string, tensors []torchTensor, storages map[string][]float32, order []string) {
+func writeTorchLegacy(t testing.TB, path string, tensors []torchTensor, storages map[string][]float32, order []string) {
 	t.Helper()
 	sizes := map[string]int{}
 	for k, v := range storages {

@@ -1,6 +1,11 @@
 /*
- * gemm.cu — our own tiled SGEMM, kept beside cuBLAS so the benchmark can
- * compare them (issue 5), and the same GEMM with the dense epilogue fused.
+ * dev/gemm.cu — our own tiled SGEMMs, benchmark-only (as llm.c's dev/cuda):
+ * not in the production fatbin. The engine does every GEMM through cuBLAS;
+ * these versions are built into build/kernels/tagimp_dev.fatbin, validated
+ * against ops.Sgemm and timed against cuBLAS FP32/TF32 at the batch-32
+ * shapes by cuda's TestOwnSgemm* and BenchmarkGemm (scripts/gpu-check.sh
+ * run does both). A version that beats cuBLAS there would move to
+ * kernels/ and into the engine.
  *
  * tg_sgemm:        C = α·op(A)·op(B) + β·C                     (row-major)
  *                  op(A) is [M, K]: A[m*lda + k] (transA = 0) or A[k*lda + m] (transA = 1)
@@ -22,8 +27,7 @@
  * only ⌈N/64⌉ tiles, still fills every SM; the reduction applies the dense
  * epilogue.
  * This is the plain version (v1): no double buffering, no vector loads, no
- * tensor cores. cuBLAS (TF32 or FP32) is the production path for the big
- * products; this kernel is the comparison and the fallback.
+ * tensor cores. cuBLAS (TF32 or FP32) is the production path.
  * CPU twins: ops.Sgemm and ops.DenseForward (model/ops).
  */
 #include "tagimp_math.h"

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"tagimp/bench"
+	"tagimp/data/features"
+	"tagimp/data/imageprep"
+	"tagimp/model/vgg16"
+)
+
+func benchFeaturesCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "features",
+		Usage: "time VGG16 fc7 extraction: compute only, decode+preprocess only, end to end from JPEG",
+		Description: `Times, in one run and one table, for the images of --images (JPEG files):
+  compute     the network alone: on the GPU one batch already on the device
+              (CUDA events, after a warm-up), on the CPU Extract of a synthetic batch
+  decode      decoding and preprocessing alone, on --workers goroutines
+  end-to-end  from the JPEG files to fc7 rows in host memory (decoding runs ahead
+              of the network), and the fraction of that time the network waited
+On the GPU also: decoding alone without the resize, and end to end with the
+resize and normalisation on the device (tg_prep: only 8-bit planes cross PCIe).
+The slower of compute and decode is named the bottleneck. The load average is
+printed with the numbers. The torchvision peer (bench/peers/vgg_torch.py, same
+batch and precision) is run beside it by scripts/gpu-check.sh.
+
+Examples:
+   tagimp-gpu bench features --device cpu --images ../shared/data/coco/val2017 --batch 2
+   tagimp-gpu bench features --device gpu --images val2017/ --batch 64 --precision tf32 --json`,
+		Flags: []cli.Flag{
+			deviceFlag(),
+			&cli.StringFlag{Name: "images", Usage: "(required) folder of JPEG files to decode (all *.jpg in it)"},
+			&cli.StringFlag{Name: "weights", Value: "random:1", Usage: "VGG16 weights (.pth, .npz or random:SEED; the time does not depend on them)"},
+			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
+			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic: tf32 or fp32"},
+			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "decoding goroutines"},
+			&cli.IntFlag{Name: "iters", Value: 10, Usage: "timed compute-only batches"},
+			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "use the images this many times (a larger end-to-end run from a small folder)"},
+			&cli.BoolFlag{Name: "center-crop", Usage: "resize-256/center-crop-224 preprocessing"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of the table"},
+		},
+		Action: runBenchFeatures,
+	}
+}
+
+func runBenchFeatures(c *cli.Context) error {
+	dir := c.String("images")
+	if dir == "" {
+		return fmt.Errorf("bench features: --images not set (a folder of JPEG files)")
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
+	if err != nil || len(paths) == 0 {
+		return fmt.Errorf("bench features: --images %s holds no *.jpg files", dir)
+	}
+	sort.Strings(paths)
+	if k := c.Int("repeat"); k > 1 {
+		one := paths
+		for i := 1; i < k; i++ {
+			paths = append(paths, one...)
+		}
+	}
+	if c.Int("batch") <= 0 || c.Int("iters") <= 0 {
+		return fmt.Errorf("bench features: --batch and --iters must be positive")
+	}
+	weights := c.String("weights")
+	seed, random, err := parseRandomWeights(weights)
+	if err != nil {
+		return err
+	}
+	var net *vgg16.Net
+	if random {
+		net = vgg16.NewRandom(seed)
+	} else if net, err = vgg16.Load(weights); err != nil {
+		return err
+	}
+	cfg := bench.FeaturesConfig{Paths: paths, Batch: c.Int("batch"), Workers: c.Int("workers"), Iters: c.Int("iters"),
+		Prep: imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize, CenterCrop: c.Bool("center-crop")}}
+	ex, device, release, err := featureExtractorMeta(c, net, &features.Meta{})
+	if err != nil {
+		return err
+	}
+	defer release()
+	cfg.Extractor = ex
+	if dev, ok := ex.(interface {
+		ComputeTime(int) (time.Duration, error)
+	}); ok {
+		cfg.ComputeTime = dev.ComputeTime
+	}
+	if dev, ok := ex.(interface {
+		ExtractRaw([]imageprep.Raw, imageprep.Config) ([]float32, error)
+	}); ok {
+		cfg.RawExtract = func(raws []imageprep.Raw) error {
+			_, err := dev.ExtractRaw(raws, cfg.Prep)
+			return err
+		}
+	}
+	r, err := bench.Features(c.Context, cfg)
+	if err != nil {
+		return err
+	}
+	load := fmt.Sprint(loadAvg())
+	if c.Bool("json") {
+		return json.NewEncoder(os.Stdout).Encode(struct {
+			Device string `json:"device"`
+			Load   string `json:"load_average"`
+			bench.FeaturesResult
+		}{device, load, r})
+	}
+	fmt.Printf("VGG16 to fc7 on %s, batch %d, %d images, %s; load average %s\n", device, r.Batch, r.Images, cfg.Prep, load)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "stage\timages/s\t")
+	fmt.Fprintf(w, "compute only\t%.1f\t\n", r.ComputeIPS)
+	fmt.Fprintf(w, "decode+preprocess only\t%.1f\t\n", r.DecodeIPS)
+	fmt.Fprintf(w, "end to end from JPEG\t%.1f\t\n", r.EndToEndIPS)
+	if r.RawEndToEndIPS > 0 {
+		fmt.Fprintf(w, "decode only, preprocessing on the device\t%.1f\t\n", r.RawDecodeIPS)
+		fmt.Fprintf(w, "end to end, preprocessing on the device\t%.1f\t\n", r.RawEndToEndIPS)
+	}
+	w.Flush()
+	fmt.Printf("the network waited for input %.0f%% of the end-to-end time; bottleneck: %s\n", 100*r.Wait, r.Bottleneck)
+	return nil
+}

@@ -1,0 +1,527 @@
+//go:build gpu && !emu
+
+package gpu
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+
+	"tagimp/cuda"
+	"tagimp/cuda/dnn"
+	"tagimp/data/imageprep"
+	"tagimp/model/vgg16"
+)
+
+// Precision is the arithmetic of VGG16 on the device.
+type Precision string
+
+// The precisions implemented: FP32 is pedantic (no tensor cores in cuDNN or
+// cuBLAS); TF32 (the default, as PyTorch runs cuDNN convolutions) lets
+// both use TF32 tensor cores.
+const (
+	FP32 Precision = "fp32"
+	TF32 Precision = "tf32"
+)
+
+// ParsePrecision checks a --precision value.
+func ParsePrecision(s string) (Precision, error) {
+	switch p := Precision(s); p {
+	case FP32, TF32:
+		return p, nil
+	}
+	return "", fmt.Errorf("precision %q: want fp32 or tf32 (bf16 and fp16 are not implemented yet)", s)
+}
+
+// VGGOptions configures NewVGG16.
+type VGGOptions struct {
+	// Batch is the number of images of one Forward (descriptors, buffers
+	// and the algorithm choice are made for it).
+	Batch int
+	// Precision is FP32 or TF32 (default TF32).
+	Precision Precision
+	// MaxWorkspace bounds the scratch cuDNN may use per convolution while
+	// the algorithms are measured (default 1 GiB).
+	MaxWorkspace int64
+}
+
+// VGG16 runs VGG16 up to fc7 on the device: 13 convolutions with bias and
+// ReLU fused (cudnnConvolutionBiasActivationForward), 5 max-pools (cuDNN),
+// fc6 and fc7 through cuBLAS with our fused bias+ReLU epilogue
+// (tg_dense_forward). Activations are NCHW float32. The weights are those of
+// a model/vgg16.Net (the CPU path's loader), uploaded once. The algorithm of
+// each convolution is measured once, at construction, for the batch size,
+// and the workspace sized to the largest chosen algorithm's need.
+//
+// All calls must come from a goroutine bound to ctx (ctx.Bind).
+type VGG16 struct {
+	ctx    *cuda.Context
+	stream *cuda.Stream
+	k      *cuda.Kernels
+	blas   *cuda.BLAS
+	h      *dnn.Handle
+	lib    *dnn.Library
+	opts   VGGOptions
+	cfg    vgg16.Config
+
+	layers   []vggConv
+	relu     *dnn.Activation
+	pool     *dnn.Pooling
+	fc6w     cuda.Buffer
+	fc6b     cuda.Buffer
+	fc7w     cuda.Buffer
+	fc7b     cuda.Buffer
+	in       cuda.Buffer
+	act      [2]cuda.Buffer
+	fc6, fc7 cuda.Buffer
+	ws       cuda.Buffer
+	bufs     []*cuda.Buffer
+	// Raw images for the device preprocessing, grown as needed.
+	pix, descs cuda.Buffer
+}
+
+type vggConv struct {
+	w, b       cuda.Buffer
+	x, y, pool *dnn.Tensor
+	bias       *dnn.Tensor
+	f          *dnn.Filter
+	conv       *dnn.Conv
+	algo       dnn.Algo
+	wsBytes    uint64
+	ms         float32
+	cin, cout  int
+	size       int
+	poolAfter  bool
+}
+
+// NewVGG16 uploads net's weights to the device of ctx and prepares the
+// layers for o.Batch images.
+func NewVGG16(ctx *cuda.Context, net *vgg16.Net, o VGGOptions) (v *VGG16, err error) {
+	if o.Batch <= 0 {
+		return nil, fmt.Errorf("vgg16 on the GPU: batch %d, want ≥ 1", o.Batch)
+	}
+	if o.Precision == "" {
+		o.Precision = TF32
+	}
+	if _, err := ParsePrecision(string(o.Precision)); err != nil {
+		return nil, err
+	}
+	if o.MaxWorkspace <= 0 {
+		o.MaxWorkspace = 1 << 30
+	}
+	lib, err := dnn.Open()
+	if err != nil {
+		return nil, err
+	}
+	v = &VGG16{ctx: ctx, lib: lib, opts: o, cfg: net.Config()}
+	defer func() {
+		if err != nil {
+			v.Close()
+			v = nil
+		}
+	}()
+	if v.stream, err = ctx.NewStream(); err != nil {
+		return v, err
+	}
+	if v.k, err = ctx.LoadKernels(); err != nil {
+		return v, err
+	}
+	if v.blas, err = ctx.NewBLAS(v.stream, o.Precision == TF32); err != nil {
+		return v, err
+	}
+	if v.h, err = dnn.NewHandle(v.stream.Handle()); err != nil {
+		return v, err
+	}
+	if v.relu, err = dnn.NewReLU(); err != nil {
+		return v, err
+	}
+	if v.pool, err = dnn.NewMaxPool(2, 2); err != nil {
+		return v, err
+	}
+	if err = v.upload(net); err != nil {
+		return v, err
+	}
+	if err = v.chooseAlgorithms(); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// alloc allocates n float32 and remembers the buffer for Close.
+func (v *VGG16) alloc(n int) (cuda.Buffer, error) {
+	b, err := v.ctx.AllocF32(n)
+	if err != nil {
+		return b, fmt.Errorf("vgg16 on the GPU: %w", err)
+	}
+	v.bufs = append(v.bufs, &b)
+	return b, nil
+}
+
+func (v *VGG16) uploadParam(p vgg16.Param) (cuda.Buffer, error) {
+	b, err := v.alloc(len(p.Data))
+	if err != nil {
+		return b, err
+	}
+	if err := v.ctx.Upload(b, p.Data); err != nil {
+		return b, fmt.Errorf("upload %s: %w", p.Name, err)
+	}
+	return b, nil
+}
+
+// upload copies the weights and builds the layers' descriptors.
+func (v *VGG16) upload(net *vgg16.Net) error {
+	byName := map[string]vgg16.Param{}
+	for _, p := range net.Params() {
+		byName[p.Name] = p
+	}
+	cfg, n := v.cfg, v.opts.Batch
+	math := dnn.DefaultMath
+	if v.opts.Precision == FP32 {
+		math = dnn.FMAMath
+	}
+	specs := cfg.Params(false)
+	s, in, maxAct := cfg.InputSize, 3, cfg.InputLen()
+	i := 0
+	for _, block := range cfg.Blocks {
+		for j, out := range block {
+			l := vggConv{cin: in, cout: out, size: s, poolAfter: j == len(block)-1}
+			var err error
+			if l.w, err = v.uploadParam(byName[specs[i].Name]); err != nil {
+				return err
+			}
+			if l.b, err = v.uploadParam(byName[specs[i+1].Name]); err != nil {
+				return err
+			}
+			i += 2
+			if l.x, err = dnn.NewTensor(dnn.NCHW, dnn.Float, n, in, s, s); err != nil {
+				return err
+			}
+			if l.y, err = dnn.NewTensor(dnn.NCHW, dnn.Float, n, out, s, s); err != nil {
+				return err
+			}
+			if l.bias, err = dnn.NewTensor(dnn.NCHW, dnn.Float, 1, out, 1, 1); err != nil {
+				return err
+			}
+			if l.f, err = dnn.NewFilter(dnn.Float, dnn.NCHW, out, in, 3, 3); err != nil {
+				return err
+			}
+			if l.conv, err = dnn.NewConv(1, 1, 1, 1, dnn.Float, math); err != nil {
+				return err
+			}
+			if l.poolAfter {
+				if l.pool, err = dnn.NewTensor(dnn.NCHW, dnn.Float, n, out, s/2, s/2); err != nil {
+					return err
+				}
+			}
+			maxAct = max(maxAct, out*s*s)
+			v.layers = append(v.layers, l)
+			in = out
+			if l.poolAfter {
+				s /= 2
+			}
+		}
+	}
+	var err error
+	fc := []*cuda.Buffer{&v.fc6w, &v.fc6b, &v.fc7w, &v.fc7b}
+	for j, b := range fc {
+		if *b, err = v.uploadParam(byName[specs[i+j].Name]); err != nil {
+			return err
+		}
+	}
+	if v.in, err = v.alloc(n * cfg.InputLen()); err != nil {
+		return err
+	}
+	for j := range v.act {
+		if v.act[j], err = v.alloc(n * maxAct); err != nil {
+			return err
+		}
+	}
+	if v.fc6, err = v.alloc(n * cfg.FC); err != nil {
+		return err
+	}
+	v.fc7, err = v.alloc(n * cfg.FC)
+	return err
+}
+
+// chooseAlgorithms measures every forward algorithm of each convolution
+// once (cudnnFindConvolutionForwardAlgorithmEx, on the layer's real
+// buffers), keeps the fastest that ran, and sizes one workspace for all.
+func (v *VGG16) chooseAlgorithms() error {
+	free, _, err := v.ctx.MemInfo()
+	if err != nil {
+		return err
+	}
+	scratch := min(v.opts.MaxWorkspace, free/2) &^ 255
+	ws, err := v.ctx.Alloc(scratch)
+	if err != nil {
+		return fmt.Errorf("vgg16 on the GPU: workspace for the algorithm search: %w", err)
+	}
+	defer v.ctx.Free(&ws)
+	var need uint64
+	for i := range v.layers {
+		l := &v.layers[i]
+		perf, err := v.h.FindAlgorithms(l.x, uintptr(v.act[0].Ptr()), l.f, uintptr(l.w.Ptr()), l.conv,
+			l.y, uintptr(v.act[1].Ptr()), uintptr(ws.Ptr()), uint64(scratch))
+		if err != nil {
+			return fmt.Errorf("conv%d: %w", i+1, err)
+		}
+		l.algo = -1
+		for _, p := range perf {
+			if p.Err == nil {
+				l.algo, l.ms = p.Algo, p.Time
+				break
+			}
+		}
+		if l.algo < 0 {
+			return fmt.Errorf("conv%d (%d→%d channels, %d×%d, batch %d): no cuDNN algorithm ran", i+1, l.cin, l.cout, l.size, l.size, v.opts.Batch)
+		}
+		if l.wsBytes, err = v.h.WorkspaceSize(l.x, l.f, l.conv, l.y, l.algo); err != nil {
+			return fmt.Errorf("conv%d: %w", i+1, err)
+		}
+		need = max(need, l.wsBytes)
+	}
+	if need > 0 {
+		if v.ws, err = v.alloc(int((need + 3) / 4)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Batch is the number of images of one Forward.
+func (v *VGG16) Batch() int { return v.opts.Batch }
+
+// Input is the device buffer Forward reads: float32 [Batch, 3, 224, 224],
+// preprocessed as imageprep writes it (Kernels.Prep writes it in place).
+func (v *VGG16) Input() cuda.Buffer { return v.in }
+
+// FC7 is the device buffer Forward writes: float32 [Batch, 4096].
+func (v *VGG16) FC7() cuda.Buffer { return v.fc7 }
+
+// Stream is the stream every layer is queued on.
+func (v *VGG16) Stream() *cuda.Stream { return v.stream }
+
+// Kernels are the project's kernels, loaded on v's context.
+func (v *VGG16) Kernels() *cuda.Kernels { return v.k }
+
+// Forward queues the whole network on v's stream: Input → FC7. It does
+// not wait; Stream().Synchronize() (or a download) does.
+func (v *VGG16) Forward() error {
+	cur, next := v.in, 0
+	for i := range v.layers {
+		l := &v.layers[i]
+		dst := v.act[next]
+		if err := v.h.ConvBiasAct(l.x, uintptr(cur.Ptr()), l.f, uintptr(l.w.Ptr()), l.conv, l.algo,
+			uintptr(v.ws.Ptr()), l.wsBytes, l.bias, uintptr(l.b.Ptr()), v.relu, l.y, uintptr(dst.Ptr())); err != nil {
+			return fmt.Errorf("conv%d: %w", i+1, err)
+		}
+		cur, next = dst, 1-next
+		if l.poolAfter {
+			dst = v.act[next]
+			if err := v.h.Pool(v.pool, l.y, uintptr(cur.Ptr()), l.pool, uintptr(dst.Ptr())); err != nil {
+				return fmt.Errorf("pool after conv%d: %w", i+1, err)
+			}
+			cur, next = dst, 1-next
+		}
+	}
+	n, fc, flat := v.opts.Batch, v.cfg.FC, v.cfg.FlatDim()
+	// A Linear layer: Y[n, out] = X[n, in]·Wᵀ, then bias and ReLU.
+	if err := v.blas.Sgemm(false, true, n, fc, flat, 1, cur, flat, v.fc6w, flat, 0, v.fc6, fc); err != nil {
+		return fmt.Errorf("fc6: %w", err)
+	}
+	if err := v.k.DenseForward(v.stream, v.fc6, v.fc6b, n, fc, cuda.ActReLU, 0, 0); err != nil {
+		return fmt.Errorf("fc6 epilogue: %w", err)
+	}
+	if err := v.blas.Sgemm(false, true, n, fc, fc, 1, v.fc6, fc, v.fc7w, fc, 0, v.fc7, fc); err != nil {
+		return fmt.Errorf("fc7: %w", err)
+	}
+	if err := v.k.DenseForward(v.stream, v.fc7, v.fc7b, n, fc, cuda.ActReLU, 0, 0); err != nil {
+		return fmt.Errorf("fc7 epilogue: %w", err)
+	}
+	return nil
+}
+
+// PrepRaw uploads decoded images (only their 8-bit planes) and turns them
+// into Input on the device with the preprocessing kernel (tg_prep, bit for
+// bit imageprep's CPU path for prep): n = len(raws) ≤ Batch images.
+func (v *VGG16) PrepRaw(raws []imageprep.Raw, prep imageprep.Config) error {
+	n := len(raws)
+	if n == 0 || n > v.opts.Batch {
+		return fmt.Errorf("vgg16 on the GPU: %d raw images for a batch of %d", n, v.opts.Batch)
+	}
+	if prep.Size != v.cfg.InputSize {
+		return fmt.Errorf("vgg16 on the GPU: preprocessing to %d×%d for a network input of %d×%d", prep.Size, prep.Size, v.cfg.InputSize, v.cfg.InputSize)
+	}
+	var pix []byte
+	descs := make([]imageprep.RawDesc, n)
+	for i, r := range raws {
+		descs[i] = r.Desc.Shifted(int64(len(pix)))
+		pix = append(pix, r.Pix...)
+	}
+	if err := v.grow(&v.pix, int64(len(pix))); err != nil {
+		return err
+	}
+	if err := v.grow(&v.descs, int64(n)*imageprep.RawDescBytes); err != nil {
+		return err
+	}
+	if err := v.ctx.UploadBytes(v.pix, pix); err != nil {
+		return err
+	}
+	if err := v.ctx.UploadBytes(v.descs, unsafe.Slice((*byte)(unsafe.Pointer(&descs[0])), n*imageprep.RawDescBytes)); err != nil {
+		return err
+	}
+	caffe := prep.Mode == imageprep.Caffe
+	mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
+	if caffe {
+		mean = imageprep.CaffeMeanBGR
+	}
+	return v.k.Prep(v.stream, v.in, v.pix, v.descs, n, prep.Size, caffe, mean, std)
+}
+
+// grow makes *b hold at least bytes, reallocating (contents lost).
+func (v *VGG16) grow(b *cuda.Buffer, bytes int64) error {
+	if b.Bytes() >= bytes {
+		return nil
+	}
+	if err := v.stream.Synchronize(); err != nil { // the old buffer may still be read
+		return err
+	}
+	if !b.IsNull() {
+		v.ctx.Free(b)
+	}
+	nb, err := v.ctx.Alloc(max(bytes, 1<<20) * 5 / 4)
+	if err != nil {
+		return fmt.Errorf("vgg16 on the GPU: raw image buffer: %w", err)
+	}
+	*b = nb
+	return nil
+}
+
+// download copies the first n fc7 rows to the host (after the stream).
+func (v *VGG16) download(n int) ([]float32, error) {
+	if err := v.stream.Synchronize(); err != nil {
+		return nil, err
+	}
+	out := make([]float32, n*v.cfg.FC)
+	rows, err := v.fc7.Slice32(0, len(out))
+	if err != nil {
+		return nil, err
+	}
+	if err := v.ctx.Download(out, rows); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FC7Raw preprocesses raws on the device (PrepRaw), runs Forward and
+// returns their fc7 rows.
+func (v *VGG16) FC7Raw(raws []imageprep.Raw, prep imageprep.Config) ([]float32, error) {
+	if err := v.PrepRaw(raws, prep); err != nil {
+		return nil, err
+	}
+	if err := v.Forward(); err != nil {
+		return nil, err
+	}
+	return v.download(len(raws))
+}
+
+// FC7Host runs Forward on x (n ≤ Batch preprocessed images, n·3·224·224
+// values) and returns their fc7 rows: the synchronous path, for tests and
+// small jobs.
+func (v *VGG16) FC7Host(x []float32, n int) ([]float32, error) {
+	if n <= 0 || n > v.opts.Batch || len(x) != n*v.cfg.InputLen() {
+		return nil, fmt.Errorf("vgg16 on the GPU: %d values for %d images (batch %d), want n·%d", len(x), n, v.opts.Batch, v.cfg.InputLen())
+	}
+	in, err := v.in.Slice32(0, len(x))
+	if err != nil {
+		return nil, err
+	}
+	if err := v.ctx.Upload(in, x); err != nil {
+		return nil, err
+	}
+	if err := v.Forward(); err != nil {
+		return nil, err
+	}
+	return v.download(n)
+}
+
+// Describe says, one line a layer, which algorithm each convolution uses,
+// its measured time and workspace, and which cuDNN.
+func (v *VGG16) Describe() string {
+	s := fmt.Sprintf("%s, precision %s, batch %d, workspace %d B\n", v.lib, v.opts.Precision, v.opts.Batch, v.ws.Bytes())
+	for i, l := range v.layers {
+		s += fmt.Sprintf("  conv%-2d %3d→%3d %3d×%-3d %-22v %7.3f ms  workspace %d B\n", i+1, l.cin, l.cout, l.size, l.size, l.algo, l.ms, l.wsBytes)
+	}
+	return s
+}
+
+// CuDNN is the cuDNN in use (path and version), for manifests.
+func (v *VGG16) CuDNN() *dnn.Library { return v.lib }
+
+// Timed runs Forward iters times after one warm-up and returns the mean
+// time of one batch (CUDA events around the queued work).
+func (v *VGG16) Timed(iters int) (time.Duration, error) {
+	if err := v.Forward(); err != nil {
+		return 0, err
+	}
+	start, err := v.ctx.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer start.Destroy()
+	stop, err := v.ctx.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer stop.Destroy()
+	if err := start.Record(v.stream); err != nil {
+		return 0, err
+	}
+	for i := 0; i < iters; i++ {
+		if err := v.Forward(); err != nil {
+			return 0, err
+		}
+	}
+	if err := stop.Record(v.stream); err != nil {
+		return 0, err
+	}
+	if err := stop.Synchronize(); err != nil {
+		return 0, err
+	}
+	ms, err := stop.Elapsed(start)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(ms * float64(time.Millisecond) / float64(max(iters, 1))), nil
+}
+
+// Close frees everything NewVGG16 made.
+func (v *VGG16) Close() error {
+	for _, l := range v.layers {
+		for _, d := range []interface{ Close() }{l.x, l.y, l.pool, l.bias, l.f, l.conv} {
+			d.Close()
+		}
+	}
+	v.layers = nil
+	v.relu.Close()
+	v.pool.Close()
+	for _, b := range v.bufs {
+		v.ctx.Free(b)
+	}
+	v.bufs = nil
+	v.ctx.Free(&v.pix)
+	v.ctx.Free(&v.descs)
+	if v.h != nil {
+		v.h.Close()
+	}
+	if v.blas != nil {
+		v.blas.Close()
+	}
+	if v.k != nil {
+		v.k.Close()
+	}
+	if v.stream != nil {
+		v.stream.Destroy()
+	}
+	return nil
+}
