@@ -17,7 +17,7 @@
 // The image is then resized with an antialiased bilinear filter — the
 // triangle filter of golang.org/x/image/draw's BiLinear, computed as one
 // fused separable pass over the 8-bit pixels that also normalises
-// (Config.ReferenceTensor keeps the x/image/draw path it is tested against:
+// (Config.Tensor keeps the x/image/draw path it is tested against:
 // at most one level of 255 apart) — to Size×Size — or,
 // with CenterCrop, shorter side to Size·256/224 and then a centre crop of
 // Size×Size, as torchvision's evaluation transform does — and normalised for
