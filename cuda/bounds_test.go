@@ -121,11 +121,15 @@ func absGemm(ta, tb bool, M, N, K int, A []float32, lda int, B []float32, ldb in
 // sigmoidBound bounds |Δσ| for s = σ(z): e^{∓z} differs by ≤ 6ε relative
 // (expf 2 ulp on the device, ≤ 1 ulp in the twin), which moves s by
 // (1−s)·6ε relative; each side rounds twice more (1 + e, the division):
-// |Δs| ≤ s·(6ε(1−s) + 4ε) ≤ 10ε·s.
+// |Δs| ≤ s·(6ε(1−s) + 4ε) ≤ 10ε·s. Below 2⁻¹²⁶ (z < −87) ulps are absolute
+// (2⁻¹⁴⁹, no flush to zero without --use_fast_math): add 8 of them.
 func sigmoidBound(s float32) float64 {
 	sf := float64(s)
-	return sf * (6*eps*(1-sf) + 4*eps)
+	return sf*(6*eps*(1-sf)+4*eps) + 8*denormUlp
 }
+
+// denormUlp is the spacing of float32's subnormal numbers, 2⁻¹⁴⁹.
+const denormUlp = 1.0 / (1 << 62) / (1 << 62) / (1 << 25)
 
 // reduceDepth is the summation depth of a loss or norm reduction over n
 // elements by one block of `threads` threads: each thread's sequential

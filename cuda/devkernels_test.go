@@ -252,6 +252,8 @@ func BenchmarkGemm(b *testing.B) {
 		ws := poisoned(b, splits*c.M*c.N)
 		want := make([]float32, c.M*c.N)
 		ops.Sgemm(c.ta, c.tb, c.M, c.N, c.K, 1, hA, lda, hB, ldb, 0, want, c.N)
+		boundFP32 := gemmBound(c.ta, c.tb, c.M, c.N, c.K, 1, hA, lda, hB, ldb, 0, nil, want, 0)
+		boundTF32 := gemmBound(c.ta, c.tb, c.M, c.N, c.K, 1, hA, lda, hB, ldb, 0, nil, want, tf32Unit)
 		for _, impl := range []struct {
 			name string
 			tf32 bool
@@ -268,11 +270,11 @@ func BenchmarkGemm(b *testing.B) {
 				bind(b)
 				must(b, impl.run())
 				got := host(b, C, c.M*c.N)
-				tf := 0.0
+				bound := boundFP32
 				if impl.tf32 {
-					tf = tf32Unit
+					bound = boundTF32
 				}
-				if i, ok := firstOutside(got, want, gemmBound(c.ta, c.tb, c.M, c.N, c.K, 1, hA, lda, hB, ldb, 0, nil, want, tf)); !ok {
+				if i, ok := firstOutside(got, want, bound); !ok {
 					b.Fatalf("%s %s: element %d is %v, ops.Sgemm %v: outside the bound", c.name, impl.name, i, got[i], want[i])
 				}
 				b.ResetTimer()

@@ -160,8 +160,9 @@ func (k *Kernels) Sigmoid(s *Stream, out, z Buffer, n int) error {
 }
 
 // waStaticShared is the static shared memory of tg_weighted_average and
-// tg_model2_input (kernels/wa.cu): scratch[32] floats and one int count.
-const waStaticShared = 32*4 + 4
+// tg_model2_input (kernels/wa.cu): scratch[32] floats and one int count,
+// 132 bytes, which ptxas lays out in 144 (`make ptxas`: "144 bytes smem").
+const waStaticShared = 144
 
 // maxTagsShared bounds T for the kernels that keep a row's T weights in
 // dynamic shared memory: static plus dynamic must fit the 48 KiB a block

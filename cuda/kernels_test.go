@@ -82,7 +82,10 @@ func TestContextThreads(t *testing.T) {
 			errs = append(errs, tctx.Upload(b, []float32{1, 2, 3, 4}), tk.Sigmoid(nil, b, b, 4),
 				tctx.Synchronize(), tctx.Free(&b))
 		}
-		_, err = tctx.NewStream()
+		st, err := tctx.NewStream()
+		if err == nil {
+			err = st.Destroy()
+		}
 		return append(errs, err)
 	}
 	run := func(bound bool) []error {

@@ -34,6 +34,13 @@
 // gather and the graph-mode variants that read the step from device memory
 // (kernels/step.cu) included.
 //
+// A CUDA context is current per OS thread: the goroutine that creates a
+// Trainer is bound to its device; another goroutine calls Trainer.Bind
+// (and Unbind) or gets an error wrapping ErrNotCurrent. The emulator
+// models the same rule, and the rules of stream capture (no allocation,
+// copy, free or synchronisation while a capture is open), so CI catches a
+// call from the wrong goroutine or a capture the driver would refuse.
+//
 // Results go out the same way they came in: State copies the parameters,
 // the moments and the step counter back into a model.State, which
 // model.SaveCheckpoint writes in the format the CPU engine reads, so a

@@ -220,8 +220,9 @@ run_logged() {
 	return 0
 }
 
-# run_tests PREFIX PKG LIMIT [ENV=VAL...] : every test of PKG's binary in its own
-# process, JOBS at a time.
+# run_tests PREFIX PKG LIMIT [ENV=VAL...] : queues every test of PKG's binary, each in its
+# own process, at most JOBS processes at a time (the longest, TestPaperShapesGraph, first);
+# their pids go to TEST_PIDS; the caller waits.
 run_tests() {
 	local prefix="$1" pkg="$2" limit="$3"
 	shift 3
@@ -229,15 +230,13 @@ run_tests() {
 	[[ -d "$bin/../../$pkg" ]] && wd="$(cd "$bin/../../$pkg" && pwd)" # testdata, when the checkout is there
 	local extra=()
 	[[ "$pkg" == gpu ]] && extra=(-paper.steps 300 -paper.cpusteps 30)
-	local pids=()
 	while read -r t; do
 		[[ -n "$t" ]] || continue
 		while (($(jobs -rp | wc -l) >= JOBS)); do wait -n 2>/dev/null || true; done
 		(cd "$wd" && run_logged "$prefix-$t" "$limit" env "$@" "$tmpbin/$pkg.test" -test.run "^$t\$" -test.v \
 			-test.timeout "$((limit - 3))s" "${extra[@]}") &
-		pids+=($!)
-	done <"$bin/$pkg.tests"
-	((${#pids[@]} == 0)) || wait "${pids[@]}"
+		TEST_PIDS+=($!)
+	done < <(grep Paper "$bin/$pkg.tests"; grep -v Paper "$bin/$pkg.tests")
 }
 
 preflight() {
@@ -365,14 +364,16 @@ cmd_run() {
 	local src="$bin/src"
 	run_logged nvcc-build "$T_NVCC" bash -c "cmake -S '$src' -B '$out/cmake-build' -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build '$out/cmake-build' --target fatbin -- VERBOSE=1 2>&1" &
 	local nvcc_pid=$!
-	run_tests cuda cuda "$T_CUDA_TEST"
+	TEST_PIDS=()
 	run_tests gpu gpu "$T_GPU_TEST"
+	run_tests cuda cuda "$T_CUDA_TEST"
 	wait "$nvcc_pid"
 	# The same kernel tests against the fatbin this machine's nvcc built.
 	if [[ "${DRY_RUN:-0}" == 1 || "$(cat "$out/nvcc-build.rc" 2>/dev/null)" == 0 ]]; then
 		run_tests nvcc cuda "$T_CUDA_TEST" TAGIMP_FATBIN="$out/cmake-build/kernels/tagimp.fatbin" \
 			TAGIMP_DEV_FATBIN="$out/cmake-build/kernels/tagimp_dev.fatbin"
 	fi
+	((${#TEST_PIDS[@]} == 0)) || wait "${TEST_PIDS[@]}"
 	# Timings, one at a time.
 	(cd "$tmpbin" && run_logged bench-gemm "$T_GEMM" ./cuda.test -test.run '^$' -test.bench Gemm -test.benchtime 200x)
 	run_logged bench-ours "$T_OURS" "$tmpbin/tagimp-gpu" bench train --device gpu --json
