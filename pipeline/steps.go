@@ -301,7 +301,7 @@ func (r *runner) features(spec NetSpec, imagesDir string, images []features.Imag
 		}
 		r.hooks.logf("VGG16: %s (sha256 %.12s), input %d×%d", meta.Weights, meta.WeightsSHA256, net.Config().InputSize, net.Config().InputSize)
 		prep := imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize, CenterCrop: spec.CenterCrop}
-		meta.Preprocess, meta.ImageSize, meta.CenterCrop = prep.Mode, prep.Size, prep.CenterCrop
+		meta.Preprocess, meta.ImageSize, meta.CenterCrop, meta.Decoder = prep.Mode, prep.Size, prep.CenterCrop, prep.Decoder()
 		ex, device, err := r.eng.NewExtractor(net, &meta)
 		if err != nil {
 			return err

@@ -6,7 +6,9 @@
 #                                 $CUDA_HOME) is used as it is, else the
 #                                 distribution's nvidia-cuda-toolkit (Debian:
 #                                 non-free; Ubuntu: multiverse)
-#   cmake, libopenblas-dev (Ubuntu: universe), python3-numpy
+#   cmake, libopenblas-dev (Ubuntu: universe), oneDNN (libdnnl-dev: VGG16's
+#   CPU convolutions), libjpeg-turbo with its static library (Debian:
+#   libjpeg62-turbo-dev, Ubuntu: libjpeg-turbo8-dev), python3-numpy
 # The distribution's components that hold them are enabled in its own apt
 # sources where missing (Debian: contrib non-free non-free-firmware; Ubuntu:
 # universe multiverse); other repositories' entries are left alone.
@@ -130,6 +132,10 @@ fi
 have() { [ -z "$root" ] && command -v "$1" >/dev/null 2>&1; }
 have cmake || need+=(cmake)
 [ -z "$root" ] && { [ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || [ -e /usr/include/openblas/cblas.h ]; } || need+=(libopenblas-dev)
+jpeg_pkg=libjpeg62-turbo-dev
+[ "$(os_id)" = ubuntu ] && jpeg_pkg=libjpeg-turbo8-dev
+[ -z "$root" ] && [ -e /usr/include/jpeglib.h ] && [ -e /usr/lib/x86_64-linux-gnu/libjpeg.a ] || need+=("$jpeg_pkg")
+[ -z "$root" ] && [ -e /usr/include/oneapi/dnnl/dnnl.h ] || need+=(libdnnl-dev)
 [ -z "$root" ] && { python3 -c 'import numpy' >/dev/null 2>&1 || [ -e /usr/lib/python3/dist-packages/numpy ]; } || need+=(python3-numpy)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"tagimp/data/imageprep"
 )
 
 // Line is one image's line of the tag command's JSON Lines output, and the
@@ -349,13 +347,13 @@ func MarshalLine(l Line) ([]byte, error) {
 
 // Decode checks and preprocesses an image held in memory (the serve
 // command's request bodies) under the pixel limit maxPixels.
+// It is the tag command's preprocessing (Config.LoadFile) for bytes in
+// memory, so answers equal tag's lines.
 func (m *Model) Decode(body []byte, maxPixels int) ([]float32, error) {
-	img, err := imageprep.DecodeBytes(body, maxPixels)
-	if err != nil {
-		return nil, err
-	}
-	x := make([]float32, m.Prep.Len())
-	if err := m.Prep.Tensor(x, img); err != nil {
+	prep := m.Prep
+	prep.MaxPixels = maxPixels
+	x := make([]float32, prep.Len())
+	if err := prep.TensorBytes(x, body); err != nil {
 		return nil, err
 	}
 	return x, nil

@@ -29,7 +29,8 @@ func init() {
 		Description: `Benchmarks of the compute engines on synthetic data at the paper's shapes.
 
    tagimp-gpu bench train --device cpu --peer numpy   (ours, the numpy peer and the floor)
-   tagimp-gpu bench train --device gpu --json         (what scripts/gpu-check.sh runs)`,
+   tagimp-gpu bench train --device gpu --json         (what scripts/gpu-check.sh runs)
+   tagimp-gpu bench images                            (decoding, preprocessing, CPU fc7 vs PIL/PyTorch)`,
 		Subcommands: []*cli.Command{{
 			Name:  "train",
 			Usage: "time training steps (batch 32, D = H = H2 = 4096, T = 116, E = 300, Adam)",
@@ -85,7 +86,7 @@ Examples:
 				&cli.BoolFlag{Name: "json", Usage: "print one JSON object instead of a table"},
 			},
 			Action: benchTrain,
-		}, benchFeaturesCommand()},
+		}, benchImagesCommand, benchFeaturesCommand()},
 	})
 }
 

@@ -57,6 +57,8 @@ Weights: torchvision's vgg16-397923af.pth (tagimp-gpu fetch vgg16-torchvision), 
 tests; the manifest says so). The preprocessing follows the weights (torchvision
 for .pth) unless --preprocess says otherwise.
 
+Decoding: ` + imageprep.DCTScalingNote + `
+
 Example:
    tagimp-gpu features --captions annotations/captions_train2014.json \
       --images train2014/ --weights vgg16-397923af.pth --out fc7-train2014`,
@@ -75,6 +77,7 @@ Example:
 			&cli.StringFlag{Name: "preprocess", Usage: "torchvision or caffe; default: what the weights expect"},
 			&cli.IntFlag{Name: "input-size", Value: 224, Usage: "with --weights random:SEED: the network's input size (tests, demos; real weights use 224)"},
 			&cli.BoolFlag{Name: "center-crop", Usage: "resize the short side to 256 and crop 224 (torchvision style) instead of resizing the whole image to 224x224 (the paper)"},
+			&cli.BoolFlag{Name: "full-decode", Usage: "decode JPEGs at full size before resizing, as PIL/torchvision do (slower); default: at the DCT scale that still covers the target (see above)"},
 		},
 		Action: runFeatures,
 		Subcommands: []*cli.Command{{
@@ -157,7 +160,7 @@ func runFeatures(c *cli.Context) error {
 		meta.Weights = filepath.Base(weights)
 	}
 	meta.WeightsSHA256 = net.SHA256()
-	prep := imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize, CenterCrop: c.Bool("center-crop")}
+	prep := imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize, CenterCrop: c.Bool("center-crop"), FullDecode: c.Bool("full-decode")}
 	if p := c.String("preprocess"); p != "" && p != prep.Mode {
 		if !random {
 			return fmt.Errorf("--preprocess %s: the weights %s expect %s preprocessing; other preprocessing gives wrong features", p, weights, prep.Mode)
@@ -167,7 +170,7 @@ func runFeatures(c *cli.Context) error {
 	if err := prep.Validate(); err != nil {
 		return err
 	}
-	meta.Preprocess, meta.CenterCrop, meta.ImageSize = prep.Mode, prep.CenterCrop, prep.Size
+	meta.Preprocess, meta.CenterCrop, meta.ImageSize, meta.Decoder = prep.Mode, prep.CenterCrop, prep.Size, prep.Decoder()
 
 	ex, device, release, err := featureExtractorMeta(c, net, &meta)
 	if err != nil {

@@ -36,6 +36,11 @@ type Meta struct {
 	// resume continues with the same bytes, or refuses.
 	Device string `json:"device,omitempty"`
 	CuDNN  string `json:"cudnn,omitempty"`
+	// Decoder names the JPEG decoder and scaling (imageprep.Config.Decoder,
+	// e.g. "libjpeg-turbo dct-scaled"); empty in caches written before it
+	// was recorded. Informational: Check does not compare it, but a resumed
+	// or merged cache must keep one decoder throughout.
+	Decoder string `json:"decoder,omitempty"`
 }
 
 // Check returns an error when m differs from want in any field that want

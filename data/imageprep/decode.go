@@ -35,6 +35,10 @@ var (
 	ErrFormat = errors.New("not a JPEG or PNG image")
 	// ErrTruncated: the file ends before the image data does.
 	ErrTruncated = errors.New("truncated image")
+	// ErrCorrupt: the JPEG data is damaged in a way other than ending early
+	// (e.g. a bad Huffman table); the decoder's own message follows. Only
+	// the libjpeg-turbo decoder reports it; image/jpeg's errors pass through.
+	ErrCorrupt = errors.New("corrupt JPEG data")
 )
 
 // Decode reads the JPEG or PNG file at path and returns it as an opaque
@@ -43,6 +47,20 @@ var (
 // maxPixels ≤ 0 means DefaultMaxPixels. Errors name the file and wrap one of
 // ErrEmpty, ErrFormat, ErrTooLarge or ErrTruncated where one applies.
 func Decode(path string, maxPixels int) (image.Image, error) {
+	buf, err := readImageFile(path)
+	if err != nil {
+		return nil, err
+	}
+	img, err := DecodeBytes(buf, maxPixels)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return img, nil
+}
+
+// readImageFile reads the file at path after checking its size against
+// MaxFileBytes.
+func readImageFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open image: %w", err)
@@ -59,15 +77,15 @@ func Decode(path string, maxPixels int) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read image %s: %w", path, err)
 	}
-	img, err := DecodeBytes(buf, maxPixels)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", path, err)
-	}
-	return img, nil
+	return buf, nil
 }
 
+// isJPEG reports whether buf starts with a JPEG SOI marker.
+func isJPEG(buf []byte) bool { return len(buf) >= 2 && buf[0] == 0xff && buf[1] == 0xd8 }
+
 // DecodeBytes is Decode for an image already in memory; its errors do not
-// name a file.
+// name a file. JPEGs go through JPEGDecoder at full size: with
+// libjpeg-turbo the result is an *image.RGBA.
 func DecodeBytes(buf []byte, maxPixels int) (image.Image, error) {
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxPixels
@@ -75,6 +93,44 @@ func DecodeBytes(buf []byte, maxPixels int) (image.Image, error) {
 	if len(buf) == 0 {
 		return nil, fmt.Errorf("%w: zero bytes; re-download or remove the file", ErrEmpty)
 	}
+	if libjpeg && isJPEG(buf) {
+		img, _, _, err := decodeJPEG(buf, maxPixels, nil)
+		if err != nil {
+			return nil, err
+		}
+		out := img.rgba()
+		img.release()
+		return out, nil
+	}
+	return decodeGo(buf, maxPixels)
+}
+
+// decodeRGB decodes buf into packed RGB. JPEGs go through decodeJPEG, which
+// with libjpeg-turbo decodes at the smallest DCT scale whose output is
+// still at least target(w, h) for the header's w×h (target nil: full
+// size); everything else through the standard library. It returns the
+// image and the header's size.
+func decodeRGB(buf []byte, maxPixels int, target func(w, h int) (int, int)) (rgbImage, int, int, error) {
+	if maxPixels <= 0 {
+		maxPixels = DefaultMaxPixels
+	}
+	if len(buf) == 0 {
+		return rgbImage{}, 0, 0, fmt.Errorf("%w: zero bytes; re-download or remove the file", ErrEmpty)
+	}
+	if libjpeg && isJPEG(buf) {
+		return decodeJPEG(buf, maxPixels, target)
+	}
+	img, err := decodeGo(buf, maxPixels)
+	if err != nil {
+		return rgbImage{}, 0, 0, err
+	}
+	b := img.Bounds()
+	return rgbFrom(img), b.Dx(), b.Dy(), nil
+}
+
+// decodeGo decodes buf (not empty) with the standard library's decoders,
+// checking the header's size first.
+func decodeGo(buf []byte, maxPixels int) (image.Image, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(buf))
 	if err != nil {
 		return nil, classify(buf, err)
@@ -156,4 +212,55 @@ func toOpaque(img image.Image) image.Image {
 		}
 	}
 	return dst
+}
+
+// rgbFrom copies an opaque image (what toOpaque returns) into packed RGB.
+func rgbFrom(img image.Image) rgbImage {
+	b := img.Bounds()
+	out := rgbImage{w: b.Dx(), h: b.Dy(), pix: make([]uint8, 3*b.Dx()*b.Dy())}
+	switch m := img.(type) {
+	case *image.RGBA:
+		for y := 0; y < out.h; y++ {
+			src := m.Pix[(y+b.Min.Y-m.Rect.Min.Y)*m.Stride+(b.Min.X-m.Rect.Min.X)*4:]
+			dst := out.pix[3*y*out.w : 3*(y+1)*out.w]
+			for x := 0; x < out.w; x++ {
+				dst[3*x], dst[3*x+1], dst[3*x+2] = src[4*x], src[4*x+1], src[4*x+2]
+			}
+		}
+	case *image.Gray:
+		for y := 0; y < out.h; y++ {
+			src := m.Pix[(y+b.Min.Y-m.Rect.Min.Y)*m.Stride+(b.Min.X-m.Rect.Min.X):]
+			dst := out.pix[3*y*out.w : 3*(y+1)*out.w]
+			for x := 0; x < out.w; x++ {
+				v := src[x]
+				dst[3*x], dst[3*x+1], dst[3*x+2] = v, v, v
+			}
+		}
+	case *image.YCbCr:
+		for y := 0; y < out.h; y++ {
+			dst := out.pix[3*y*out.w : 3*(y+1)*out.w]
+			for x := 0; x < out.w; x++ {
+				yi, ci := m.YOffset(b.Min.X+x, b.Min.Y+y), m.COffset(b.Min.X+x, b.Min.Y+y)
+				dst[3*x], dst[3*x+1], dst[3*x+2] = color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+			}
+		}
+	default:
+		for y := 0; y < out.h; y++ {
+			dst := out.pix[3*y*out.w : 3*(y+1)*out.w]
+			for x := 0; x < out.w; x++ {
+				r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+				dst[3*x], dst[3*x+1], dst[3*x+2] = uint8(r>>8), uint8(g>>8), uint8(bl>>8)
+			}
+		}
+	}
+	return out
+}
+
+// rgba returns the image as an opaque *image.RGBA.
+func (m rgbImage) rgba() *image.RGBA {
+	out := image.NewRGBA(image.Rect(0, 0, m.w, m.h))
+	for i, j := 0, 0; i < len(m.pix); i, j = i+3, j+4 {
+		out.Pix[j], out.Pix[j+1], out.Pix[j+2], out.Pix[j+3] = m.pix[i], m.pix[i+1], m.pix[i+2], 255
+	}
+	return out
 }

@@ -5,8 +5,20 @@
 // predict). Each is decoded with a pixel limit checked against the header
 // before any pixel memory is allocated, converted to 8-bit RGB (greyscale,
 // CMYK and YCCK JPEGs, 16-bit, paletted and alpha PNGs included; alpha is
-// dropped the way PIL's convert("RGB") drops it), resized with an
-// antialiased bilinear filter (golang.org/x/image/draw) to Size×Size — or,
+// dropped the way PIL's convert("RGB") drops it). JPEGs are decoded by
+// libjpeg-turbo through cgo (libjpeg62-turbo-dev, linked statically so the
+// binaries need no libjpeg on the machine that runs them), at the smallest
+// DCT scale k/8 whose output still covers the resize target unless
+// Config.FullDecode is set; its error_exit longjmps back to the C caller and
+// comes back as an error naming the file, and a premature end of the data is
+// an error (ErrTruncated), not grey padding. Build with -tags nolibjpeg (or
+// without cgo) to use Go's image/jpeg instead; PNGs always use image/png.
+//
+// The image is then resized with an antialiased bilinear filter — the
+// triangle filter of golang.org/x/image/draw's BiLinear, computed as one
+// fused separable pass over the 8-bit pixels that also normalises
+// (Config.Tensor keeps the x/image/draw path it is tested against:
+// at most one level of 255 apart) — to Size×Size — or,
 // with CenterCrop, shorter side to Size·256/224 and then a centre crop of
 // Size×Size, as torchvision's evaluation transform does — and normalised for
 // the origin of the network's weights:

@@ -405,3 +405,59 @@ func reportRates(b *testing.B, cpu time.Duration) {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "images/cpu-s")
 	}
 }
+
+// BenchmarkTensorBytes measures the default path (DCT-scaled decode + fused
+// resize + normalisation) of the real COCO images on one goroutine, from
+// memory, and BenchmarkDecodeOnly its decoding half.
+func BenchmarkTensorBytes(b *testing.B) { benchBytes(b, false) }
+
+func BenchmarkDecodeOnly(b *testing.B) { benchBytes(b, true) }
+
+// BenchmarkReferenceBytes is the path before libjpeg-turbo and the fused
+// resize (image/jpeg, x/image/draw, normalisation) on the same images, for
+// comparison in the same run.
+func BenchmarkReferenceBytes(b *testing.B) {
+	paths := realdata.Images(b)
+	bufs := make([][]byte, len(paths))
+	for i, p := range paths {
+		var err error
+		if bufs[i], err = os.ReadFile(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dst := make([]float32, Default.Len())
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if err := Default.ReferenceTensorBytes(dst, bufs[i%len(bufs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpuTime()-cpu0)
+}
+
+func benchBytes(b *testing.B, decodeOnly bool) {
+	paths := realdata.Images(b)
+	bufs := make([][]byte, len(paths))
+	for i, p := range paths {
+		var err error
+		if bufs[i], err = os.ReadFile(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dst := make([]float32, Default.Len())
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		var err error
+		if decodeOnly {
+			err = Default.DecodeOnly(bufs[i%len(bufs)])
+		} else {
+			err = Default.TensorBytes(dst, bufs[i%len(bufs)])
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpuTime()-cpu0)
+}

@@ -375,6 +375,9 @@ func BenchmarkFC7Batch16(b *testing.B) {
 	const batch = 16
 	r := rand.New(rand.NewPCG(1, 1))
 	x := randSlice(r, batch*n.Config().InputLen())
+	if _, err := n.FC7(x[:n.Config().InputLen()], 1); err != nil { // warm-up: builds the oneDNN trunk
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	var tot Timing
