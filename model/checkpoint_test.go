@@ -119,6 +119,51 @@ func TestSaveCrashPoints(t *testing.T) {
 	}
 }
 
+// TestRerunFinishesLastSave: a kill after the last epoch's commit leaves the
+// superseded epoch files; the rerun finds the run finished and must still
+// delete them, so that the folder equals an uninterrupted run's (found by
+// TestFaultInjectionTrain).
+func TestRerunFinishesLastSave(t *testing.T) {
+	for _, stage := range []string{"meta", "published"} {
+		t.Run(stage, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := model.Train(smallRun(t, dir, model.Model1, 1)); err != nil {
+				t.Fatal(err)
+			}
+			restore := model.SetSaveFaultForTest(func(s string) error {
+				if s == stage {
+					return errKilled
+				}
+				return nil
+			})
+			_, err := model.Train(smallRun(t, dir, model.Model1, 2))
+			restore()
+			if !errors.Is(err, errKilled) {
+				t.Fatalf("the save was not interrupted: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "model1.e0001.npz")); err != nil {
+				t.Fatalf("the interrupted save should have left epoch 1's files: %v", err)
+			}
+			m, err := model.Train(smallRun(t, dir, model.Model1, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Epoch != 2 {
+				t.Fatalf("rerun: epoch %d, want 2", m.Epoch)
+			}
+			entries, _ := os.ReadDir(dir)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			want := []string{".tagimp.lock", "model1-history.csv", "model1.e0002.npz", "model1.e0002.opt.npz", "model1.json", "model1.npz"}
+			if !slices.Equal(names, want) {
+				t.Errorf("run folder holds %q, want %q", names, want)
+			}
+		})
+	}
+}
+
 // TestSaveSameEpochTwice: saving a state at the epoch of the committed
 // checkpoint must not write over the committed files.
 func TestSaveSameEpochTwice(t *testing.T) {

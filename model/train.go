@@ -421,10 +421,12 @@ func (r *Run) resume() (*Meta, *State, error) {
 	old.Data = data
 	old.Config.Epochs = c.Epochs
 	if old.Format == CheckpointFormat {
-		// A save killed after its commit may not have refreshed <model>.npz.
+		// A save killed after its commit may not have refreshed <model>.npz
+		// nor deleted the superseded epoch files: finish its steps 3 and 4.
 		if err := publishParams(r.Dir, c.Kind, old.Files); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", mPath, err)
 		}
+		removeSuperseded(r.Dir, c.Kind, old.Files)
 	}
 	if old.Epoch >= c.Epochs {
 		return old, nil, nil
