@@ -55,13 +55,18 @@ type FeatureSource struct {
 	// Precision is features.Meta.Precision: "" for the CPU path, else
 	// "gpu-fp32" or "gpu-tf32"; another precision is another feature set.
 	Precision string `json:"precision,omitempty"`
+	// Decoder is features.Meta.Decoder (how JPEGs were decoded, e.g.
+	// "libjpeg-turbo full"): prediction decodes the same way. Informational
+	// for resume and eval.
+	Decoder string `json:"decoder,omitempty"`
 }
 
 // NewFeatureSource describes features of width dim read from path with the
 // extraction metadata m (zero for a bare .npy, which records none).
 func NewFeatureSource(path string, dim int, m features.Meta) FeatureSource {
 	s := FeatureSource{Path: path, Dim: dim, Backbone: m.Backbone, Weights: m.Weights,
-		WeightsSHA256: m.WeightsSHA256, Preprocess: m.Preprocess, ImageSize: m.ImageSize, Precision: m.Precision}
+		WeightsSHA256: m.WeightsSHA256, Preprocess: m.Preprocess, ImageSize: m.ImageSize, Precision: m.Precision,
+		Decoder: m.Decoder}
 	if m.Preprocess != "" {
 		crop := m.CenterCrop
 		s.CenterCrop = &crop
@@ -92,7 +97,7 @@ func CompleteFeatureSource(s FeatureSource) FeatureSource {
 	for _, f := range []struct {
 		dst *string
 		v   string
-	}{{&s.Backbone, full.Backbone}, {&s.WeightsSHA256, full.WeightsSHA256}, {&s.Preprocess, full.Preprocess}} {
+	}{{&s.Backbone, full.Backbone}, {&s.WeightsSHA256, full.WeightsSHA256}, {&s.Preprocess, full.Preprocess}, {&s.Decoder, full.Decoder}} {
 		if *f.dst == "" {
 			*f.dst = f.v
 		}

@@ -226,7 +226,7 @@ func ParseRandomWeights(w string) (seed int64, ok bool, err error) {
 // so a run predicts without its cache. weights overrides the network (a
 // file or random:SEED); its SHA-256 must match the one recorded.
 func FeatureNet(src model.FeatureSource, weights string) (*vgg16.Net, imageprep.Config, error) {
-	if src.Weights == "" || src.CenterCrop == nil || src.ImageSize == 0 || src.Preprocess == "" {
+	if src.Weights == "" || src.CenterCrop == nil || src.ImageSize == 0 || src.Preprocess == "" || src.Decoder == "" {
 		src = model.CompleteFeatureSource(src)
 	}
 	if weights == "" {
@@ -266,6 +266,9 @@ func FeatureNet(src model.FeatureSource, weights string) (*vgg16.Net, imageprep.
 	if mode == "" {
 		mode = net.Preprocess()
 	}
-	prep := imageprep.Config{Mode: mode, Size: size, CenterCrop: crop}
+	// Decode as the features were decoded: `features --full-decode` records
+	// a decoder named "... full" (imageprep.Config.Decoder).
+	full := strings.HasSuffix(src.Decoder, " full")
+	prep := imageprep.Config{Mode: mode, Size: size, CenterCrop: crop, FullDecode: full}
 	return net, prep, prep.Validate()
 }

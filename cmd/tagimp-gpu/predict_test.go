@@ -29,21 +29,24 @@ func TestRunFeatureNet(t *testing.T) {
 		source string // the network's Source
 		mode   string
 		crop   bool
+		full   bool // JPEGs decoded at full size, as the features were
 	}{
 		{"metadata, no cache", model.FeatureSource{Path: filepath.Join(cache, "gone"), Weights: "random:5", Preprocess: "caffe", CenterCrop: &yes, ImageSize: 32},
-			"random(seed=5)", "caffe", true},
+			"random(seed=5)", "caffe", true, false},
+		{"features decoded in full", model.FeatureSource{Path: filepath.Join(cache, "gone"), Weights: "random:5", Preprocess: "caffe", CenterCrop: &yes, ImageSize: 32, Decoder: "libjpeg-turbo full"},
+			"random(seed=5)", "caffe", true, true},
 		{"metadata wins over the manifest", model.FeatureSource{Path: cache, Weights: "random:5", Preprocess: "torchvision", CenterCrop: new(bool), ImageSize: 32},
-			"random(seed=5)", "torchvision", false},
+			"random(seed=5)", "torchvision", false, false},
 		{"old run: the manifest fills in", model.FeatureSource{Path: cache, Preprocess: "caffe", ImageSize: 32},
-			"random(seed=6)", "caffe", true},
+			"random(seed=6)", "caffe", true, false},
 	}
 	for _, tc := range tests {
 		net, prep, err := runFeatureNet(tc.src, "")
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if net.Source() != tc.source || prep.Mode != tc.mode || prep.CenterCrop != tc.crop || prep.Size != 32 || net.Config().InputSize != 32 {
-			t.Errorf("%s: network %s, %+v; want %s, %s, crop %v, 32", tc.name, net.Source(), prep, tc.source, tc.mode, tc.crop)
+		if net.Source() != tc.source || prep.Mode != tc.mode || prep.CenterCrop != tc.crop || prep.FullDecode != tc.full || prep.Size != 32 || net.Config().InputSize != 32 {
+			t.Errorf("%s: network %s, %+v; want %s, %s, crop %v, full decode %v, 32", tc.name, net.Source(), prep, tc.source, tc.mode, tc.crop, tc.full)
 		}
 	}
 	_, _, err := runFeatureNet(model.FeatureSource{Path: filepath.Join(cache, "gone"), ImageSize: 32}, "")
