@@ -223,17 +223,67 @@ import (
 // (im2col + OpenBLAS SGEMM).
 var ConvEngines = []string{"onednn", "im2col"}
 
-// onednnTrunk is the convolution trunk of a Net run by oneDNN, for one
-// image at a time; a mutex serialises runs (oneDNN itself uses all the
-// threads).
+// onednnTrunk is the convolution trunk of a Net run by oneDNN, one image
+// per run on as many OpenMP threads as OpenBLAS uses. A oneDNN trunk holds
+// its activations, so concurrent runs (tag's parallel batches, each on one
+// thread) each take a trunk of their own from a pool that grows to the
+// number of runs at once; before, one trunk under a mutex made parallel
+// batches take turns on the convolutions.
 type onednnTrunk struct {
-	mu sync.Mutex
-	t  *C.tg_trunk
+	net  *Net
+	pool *trunkPool
 }
 
-// newFastTrunk builds the oneDNN trunk of n (the weights are copied into
-// oneDNN's layout; the C memory is freed when the trunk is collected).
+// trunkPool is kept apart from onednnTrunk so that the cleanup that frees
+// the C trunks does not keep the onednnTrunk reachable.
+type trunkPool struct {
+	mu   sync.Mutex
+	free []*C.tg_trunk
+}
+
+// newFastTrunk builds the oneDNN trunk of n and its first C trunk (so
+// that an error shows at once); the C memory is freed when the trunk is
+// collected.
 func newFastTrunk(n *Net) (convTrunk, error) {
+	t, err := newCTrunk(n)
+	if err != nil {
+		return nil, err
+	}
+	tr := &onednnTrunk{net: n, pool: &trunkPool{free: []*C.tg_trunk{t}}}
+	runtime.AddCleanup(tr, func(p *trunkPool) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, t := range p.free {
+			C.tg_free(t)
+		}
+	}, tr.pool)
+	return tr, nil
+}
+
+// get takes a free C trunk, or builds one when all are in use.
+func (tr *onednnTrunk) get() (*C.tg_trunk, error) {
+	p := tr.pool
+	p.mu.Lock()
+	if k := len(p.free); k > 0 {
+		t := p.free[k-1]
+		p.free = p.free[:k-1]
+		p.mu.Unlock()
+		return t, nil
+	}
+	p.mu.Unlock()
+	return newCTrunk(tr.net)
+}
+
+func (tr *onednnTrunk) put(t *C.tg_trunk) {
+	p := tr.pool
+	p.mu.Lock()
+	p.free = append(p.free, t)
+	p.mu.Unlock()
+}
+
+// newCTrunk builds a C trunk of n's convolutions (the weights are copied
+// into oneDNN's layout).
+func newCTrunk(n *Net) (*C.tg_trunk, error) {
 	k := len(n.conv)
 	cin := make([]C.int, k)
 	cout := make([]C.int, k)
@@ -260,22 +310,23 @@ func newFastTrunk(n *Net) (convTrunk, error) {
 	if t == nil {
 		return nil, errors.New("vgg16: oneDNN convolution trunk: " + C.GoString(&msg[0]))
 	}
-	tr := &onednnTrunk{t: t}
-	runtime.AddCleanup(tr, func(t *C.tg_trunk) { C.tg_free(t) }, t)
-	return tr, nil
+	return t, nil
 }
 
 // run computes the trunk of one image: in is 3·S·S (CHW), out the last
 // pool's C·s·s values (CHW, torch's flatten order).
 func (tr *onednnTrunk) run(out, in []float32) error {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
+	t, err := tr.get()
+	if err != nil {
+		return err
+	}
+	defer tr.put(t)
 	var msg [256]C.char
 	var pin runtime.Pinner
 	pin.Pin(&in[0])
 	pin.Pin(&out[0])
 	defer pin.Unpin()
-	if C.tg_run(tr.t, (*C.float)(&in[0]), (*C.float)(&out[0]), &msg[0]) != 0 {
+	if C.tg_run(t, (*C.float)(&in[0]), (*C.float)(&out[0]), &msg[0]) != 0 {
 		return errors.New("vgg16: oneDNN convolution trunk: " + C.GoString(&msg[0]))
 	}
 	return nil
