@@ -298,6 +298,9 @@ func (s *scanner) splitLine(b []byte, line int, start int64) (word, vals []byte,
 		return b[:sp], b[sp+1:], nil
 	}
 	fields := bytes.Fields(b)
+	if len(fields) == 0 { // white space that TrimRight keeps (\f, \v, Unicode spaces)
+		return nil, nil, s.errorf("line %d (byte offset %d): only white space, no word (not a vectors file?)", line, start)
+	}
 	n := len(fields) - 1
 	switch {
 	case n < s.dim:

@@ -11,9 +11,11 @@
 package fuzzcheck
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -35,14 +37,27 @@ func Check(t *testing.T, n int, f func()) {
 	runtime.ReadMemStats(&before)
 	done := make(chan struct{})
 	start := time.Now()
+	// A panic in this goroutine would end the fuzzing process without a
+	// report ("fuzzing process hung or terminated unexpectedly"), so it is
+	// caught here and failed in the test's goroutine, where the fuzzing
+	// engine records and minimizes the input.
+	var panicked string
 	go func() {
 		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				panicked = fmt.Sprintf("%v\n%s", r, debug.Stack())
+			}
+		}()
 		f()
 	}()
 	select {
 	case <-done:
 	case <-time.After(Timeout):
 		t.Fatalf("input of %d bytes still running after %v", n, Timeout)
+	}
+	if panicked != "" {
+		t.Fatalf("input of %d bytes panicked: %s", n, panicked)
 	}
 	runtime.ReadMemStats(&after)
 	if got := after.TotalAlloc - before.TotalAlloc; got > Limit(n) {
