@@ -16,6 +16,7 @@ import (
 	"tagimp/data/features"
 	"tagimp/data/imageprep"
 	"tagimp/model/vgg16"
+	"tagimp/tagger"
 )
 
 func benchFeaturesCommand() *cli.Command {
@@ -73,7 +74,7 @@ func runBenchFeatures(c *cli.Context) error {
 		return fmt.Errorf("bench features: --batch and --iters must be positive")
 	}
 	weights := c.String("weights")
-	seed, random, err := parseRandomWeights(weights)
+	seed, random, err := tagger.ParseRandomWeights(weights)
 	if err != nil {
 		return err
 	}

@@ -13,15 +13,8 @@ import (
 	"tagimp/data/atomicfile"
 	"tagimp/model"
 	"tagimp/model/metrics"
+	"tagimp/pipeline"
 )
-
-// paperTable1 is the paper's Table 1 (COCO, ~32k train / ~8k test):
-// MAE, MSE, Jaccard, mAP.
-var paperTable1 = map[model.Kind][4]float64{
-	model.Baseline: {0.2778, 0.1284, 0.2478, 0.5086},
-	model.Model1:   {0.3073, 0.1490, 0.3211, 0.5660},
-	model.Model2:   {0.2143, 0.0783, 0.3221, 0.5660},
-}
 
 var kindTitle = map[model.Kind]string{model.Baseline: "Baseline", model.Model1: "Model 1", model.Model2: "Model 2"}
 
@@ -209,7 +202,7 @@ func printTable(w io.Writer, reps []metrics.Report, notes ...string) error {
 	fmt.Fprintln(tw, "method\tMAE\tMSE\tJaccard\tmAP(image)\tmAP(class)\t\tpaper MAE\tMSE\tJaccard\tmAP\t")
 	for _, r := range reps {
 		k := model.Kind(r.Model)
-		p := paperTable1[k]
+		p := pipeline.PaperTable1[k]
 		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.4f\t\t%.4f\t%.4f\t%.4f\t%.4f\t\n", kindTitle[k], r.MAE, r.MSE, r.Jaccard, r.MAPImage, r.MAPClass, p[0], p[1], p[2], p[3])
 	}
 	tw.Flush()

@@ -14,6 +14,7 @@ import (
 	"tagimp/data/features"
 	"tagimp/data/imageprep"
 	"tagimp/model/vgg16"
+	"tagimp/tagger"
 )
 
 // newGPUExtractor, when set by the GPU build, runs the network on the GPU
@@ -122,7 +123,7 @@ func runFeatures(c *cli.Context) error {
 	if st, err := os.Stat(imagesDir); err != nil || !st.IsDir() {
 		return fmt.Errorf("--images %s: no such folder; pass the folder that holds the caption file's images", imagesDir)
 	}
-	seed, random, err := parseRandomWeights(weights)
+	seed, random, err := tagger.ParseRandomWeights(weights)
 	if err != nil {
 		return err
 	}
@@ -225,19 +226,6 @@ func runFeaturesMerge(c *cli.Context) error {
 	return nil
 }
 
-// parseRandomWeights recognises --weights random:SEED.
-func parseRandomWeights(w string) (seed int64, ok bool, err error) {
-	s, found := strings.CutPrefix(w, "random:")
-	if !found {
-		return 0, false, nil
-	}
-	seed, err = strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("--weights %q: want random:SEED with an integer seed", w)
-	}
-	return seed, true, nil
-}
-
 // pickShard reads --shard, else the job array's environment.
 func pickShard(c *cli.Context) (features.Shard, error) {
 	if s := c.String("shard"); s != "" {
@@ -252,12 +240,6 @@ func pickShard(c *cli.Context) (features.Shard, error) {
 	}
 	return s, nil
 }
-
-// cpuExtractor adapts the CPU VGG16 to features.Extractor.
-type cpuExtractor struct{ net *vgg16.Net }
-
-func (e cpuExtractor) Extract(x []float32, n int) ([]float32, error) { return e.net.FC7(x, n) }
-func (e cpuExtractor) Dim() int                                      { return e.net.Config().FC }
 
 // featureExtractor picks the CPU or GPU network for --device (demo,
 // predict: a GPU stays held until the process ends).
@@ -280,7 +262,7 @@ func featureExtractorMeta(c *cli.Context, net *vgg16.Net, meta *features.Meta) (
 			if c.String("device") == "gpu" {
 				return nil, "", none, fmt.Errorf("--device gpu: this build has no GPU VGG16 for features; use --device cpu")
 			}
-			return cpuExtractor{net}, "cpu (no GPU VGG16 in this build)", none, nil
+			return net, "cpu (no GPU VGG16 in this build)", none, nil
 		}
 		prec := c.String("precision")
 		if prec == "" {
@@ -292,12 +274,12 @@ func featureExtractorMeta(c *cli.Context, net *vgg16.Net, meta *features.Meta) (
 				return nil, "", none, err
 			}
 			fmt.Fprintf(os.Stderr, "warning: --device auto: the GPU path is unusable (%v); computing on the CPU\n", err)
-			return cpuExtractor{net}, "cpu (GPU unusable)", none, nil
+			return net, "cpu (GPU unusable)", none, nil
 		}
 		meta.Precision, meta.Device, meta.CuDNN = "gpu-"+prec, name, cudnn
 		return ex, "gpu " + name + ", " + prec + ", " + cudnn, release, nil
 	}
-	return cpuExtractor{net}, "cpu", none, nil
+	return net, "cpu", none, nil
 }
 
 // captionImages lists the images of a COCO caption file with their files
