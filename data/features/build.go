@@ -68,11 +68,11 @@ type Config struct {
 	// decoding, copying and computing overlap.
 	LoadRaw      RawLoadFunc
 	RawExtractor RawExtractor
-	Meta      Meta      // recorded in the manifest; checked when resuming
-	Shard     Shard     // this machine's part; zero value = everything
-	ShardSize int       // images per shard file; 0 means 1000
-	Batch     int       // images per Extract call; 0 means 16
-	Workers   int       // decoding goroutines; 0 means runtime.NumCPU()
+	Meta         Meta  // recorded in the manifest; checked when resuming
+	Shard        Shard // this machine's part; zero value = everything
+	ShardSize    int   // images per shard file; 0 means 1000
+	Batch        int   // images per Extract call; 0 means 16
+	Workers      int   // decoding goroutines; 0 means runtime.NumCPU()
 	// Progress, when set, is called with images done and total for this run
 	// (images of shards reused from an earlier run count as done).
 	Progress func(done, total int)

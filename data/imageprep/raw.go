@@ -18,7 +18,7 @@ const (
 // little-endian int64, 128 bytes). Offsets are in bytes from the buffer's
 // start; see tagimp_math.h for each field.
 type RawDesc struct {
-	Off, Kind, W, H, Stride, CbOff, CrOff, CStride      int64
+	Off, Kind, W, H, Stride, CbOff, CrOff, CStride   int64
 	SubX, SubY, RW, RH, OX, OY, AlphaWeighted, Span8 int64
 }
 
