@@ -293,6 +293,8 @@ TG_HD static inline uint64_t tg_step_key(uint64_t seed, const struct tg_step_sta
 #define TG_PREP_RGBA 0  /* 4 bytes a pixel, R G B A (imageprep's *image.RGBA) */
 #define TG_PREP_GRAY 1  /* 1 byte a pixel (*image.Gray) */
 #define TG_PREP_YCBCR 2 /* Y plane, then Cb and Cr planes subsampled by sub_x, sub_y */
+#define TG_PREP_RGB 3   /* 3 bytes a pixel, R G B, opaque: the RGBA path with alpha 255
+                         * (alpha_weighted 1), bit for bit, a quarter fewer bytes */
 
 /* tg_prep_src describes one decoded image in the batch's byte buffer: 16
  * int64 (128 bytes, little-endian), mirrored by imageprep.RawDesc.
@@ -373,6 +375,12 @@ TG_HD static inline void tg_prep_fetch(const unsigned char *pix, const struct tg
         v[1] = p[1] * 0x101u;
         v[2] = p[2] * 0x101u;
         v[3] = p[3] * 0x101u;
+    } else if (s->kind == TG_PREP_RGB) {
+        const unsigned char *p = pix + s->off + (int64_t)y * s->stride + 3 * (int64_t)x;
+        v[0] = p[0] * 0x101u;
+        v[1] = p[1] * 0x101u;
+        v[2] = p[2] * 0x101u;
+        v[3] = 0xffff;
     } else if (s->kind == TG_PREP_GRAY) {
         uint32_t g = pix[s->off + (int64_t)y * s->stride + x] * 0x101u;
         v[0] = v[1] = v[2] = g;

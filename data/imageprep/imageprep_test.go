@@ -461,3 +461,31 @@ func benchBytes(b *testing.B, decodeOnly bool) {
 	}
 	reportRates(b, cpuTime()-cpu0)
 }
+
+// BenchmarkRawBytes measures what `features --device gpu` does on the CPU
+// per image (RawBytes: DCT-scaled decode, packed for the device, no
+// resize) on the real COCO images from memory, one goroutine; compare
+// BenchmarkTensorBytes (the CPU path) and BenchmarkDecodeOnly in the same
+// run.
+func BenchmarkRawBytes(b *testing.B) {
+	paths := realdata.Images(b)
+	bufs := make([][]byte, len(paths))
+	for i, p := range paths {
+		var err error
+		if bufs[i], err = os.ReadFile(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	var bytes int64
+	for i := 0; i < b.N; i++ {
+		r, err := Default.RawBytes(bufs[i%len(bufs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes += int64(len(r.Pix))
+	}
+	reportRates(b, cpuTime()-cpu0)
+	b.ReportMetric(float64(bytes)/float64(b.N)/1e3, "kB/image")
+}

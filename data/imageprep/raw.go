@@ -11,6 +11,7 @@ const (
 	RawRGBA  = 0 // 4 bytes a pixel: R, G, B, A
 	RawGray  = 1 // 1 byte a pixel
 	RawYCbCr = 2 // a Y plane, then subsampled Cb and Cr planes
+	RawRGB   = 3 // 3 bytes a pixel: R, G, B (opaque; resized as RGBA with alpha 255)
 )
 
 // RawDesc locates one decoded image in a byte buffer, as the device
@@ -67,6 +68,19 @@ func (c Config) geometry(w, h int) (rw, rh, ox, oy int) {
 	return rw, rh, ox, oy
 }
 
+// rawDesc is the geometry of a w×h decode at DCT scale k/8 (8, or 0 for
+// a decoder without scaling: full size) of an origW×origH image: the resize
+// target and crop of the full size, and the exact extent (Span8) when
+// scaled.
+func (c Config) rawDesc(w, h, origW, origH, k int) RawDesc {
+	rw, rh, ox, oy := c.geometry(origW, origH)
+	d := RawDesc{W: int64(w), H: int64(h), RW: int64(rw), RH: int64(rh), OX: int64(ox), OY: int64(oy), SubX: 1, SubY: 1}
+	if k > 0 && k < 8 {
+		d.Span8 = int64(origW*k) | int64(origH*k)<<32
+	}
+	return d
+}
+
 // spanX and spanY are the image's extent in source samples (Span8).
 func (d *RawDesc) spanX() float64 {
 	if s := d.Span8 & 0xffffffff; s != 0 {
@@ -104,11 +118,7 @@ func (c Config) raw(img image.Image, origW, origH, k int) (Raw, error) {
 	if w <= 0 || h <= 0 {
 		return Raw{}, fmt.Errorf("raw image: empty %d×%d image", w, h)
 	}
-	rw, rh, ox, oy := c.geometry(origW, origH)
-	d := RawDesc{W: int64(w), H: int64(h), RW: int64(rw), RH: int64(rh), OX: int64(ox), OY: int64(oy), SubX: 1, SubY: 1}
-	if k > 0 && k < 8 {
-		d.Span8 = int64(origW*k) | int64(origH*k)<<32
-	}
+	d := c.rawDesc(w, h, origW, origH, k)
 	var pix []byte
 	copyPlane := func(src []byte, stride, rowBytes, rows int) {
 		for y := 0; y < rows; y++ {
@@ -236,6 +246,9 @@ func prepFetch(pix []byte, d *RawDesc, x, y int) [4]uint32 {
 	case RawRGBA:
 		p := pix[d.Off+int64(y)*d.Stride+4*int64(x):]
 		return [4]uint32{uint32(p[0]) * 0x101, uint32(p[1]) * 0x101, uint32(p[2]) * 0x101, uint32(p[3]) * 0x101}
+	case RawRGB:
+		p := pix[d.Off+int64(y)*d.Stride+3*int64(x):]
+		return [4]uint32{uint32(p[0]) * 0x101, uint32(p[1]) * 0x101, uint32(p[2]) * 0x101, 0xffff}
 	case RawGray:
 		g := uint32(pix[d.Off+int64(y)*d.Stride+int64(x)]) * 0x101
 		return [4]uint32{g, g, g, 0xffff}
@@ -334,7 +347,9 @@ func (c Config) RawBytes(buf []byte) (Raw, error) {
 	if err != nil {
 		return Raw{}, err
 	}
-	rgba := img.rgba()
-	img.release()
-	return c.raw(rgba, w, h, img.scale)
+	d := c.rawDesc(img.w, img.h, w, h, img.scale)
+	d.Kind, d.Stride, d.AlphaWeighted = RawRGB, int64(3*img.w), 1
+	// The decode's buffer becomes the Raw's (not returned to the pool):
+	// no copy.
+	return Raw{Desc: d, Pix: img.pix[:3*img.w*img.h:3*img.w*img.h]}, nil
 }

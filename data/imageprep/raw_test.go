@@ -147,3 +147,39 @@ func TestRawRejects(t *testing.T) {
 		t.Errorf("Shifted = %+v", d)
 	}
 }
+
+// TestRawRGBMatchesRGBA: RawBytes packs a full-size decode as RawRGB (3
+// bytes a pixel); the scaler reads it as the RGBA path with alpha 255, so
+// FromRaw gives Tensor's bits for the same pixels as an RGBA image (what
+// Decode returns with libjpeg-turbo; image/jpeg's YCbCr converted as the
+// CPU path converts it otherwise).
+func TestRawRGBMatchesRGBA(t *testing.T) {
+	paths := realdata.Images(t)
+	for _, crop := range []bool{false, true} {
+		c := Config{Mode: Torchvision, Size: 224, CenterCrop: crop, FullDecode: true}
+		want := make([]float32, c.Len())
+		got := make([]float32, c.Len())
+		for _, p := range paths[:5] {
+			img, err := Decode(p, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Tensor(want, rgbFrom(img).rgba()); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := c.LoadRaw(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if JPEGDecoder == "libjpeg-turbo" && (raw.Desc.Kind != RawRGB || len(raw.Pix) != 3*int(raw.Desc.W*raw.Desc.H)) {
+				t.Fatalf("%s: kind %d, %d bytes for %d×%d, want RawRGB", p, raw.Desc.Kind, len(raw.Pix), raw.Desc.W, raw.Desc.H)
+			}
+			if err := c.FromRaw(got, raw); err != nil {
+				t.Fatal(err)
+			}
+			if i, ok := sameBits(want, got); !ok {
+				t.Errorf("%s (%s): value %d = %v, RGBA path %v", p, c, i, got[i], want[i])
+			}
+		}
+	}
+}
