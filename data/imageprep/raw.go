@@ -351,5 +351,5 @@ func (c Config) RawBytes(buf []byte) (Raw, error) {
 	d.Kind, d.Stride, d.AlphaWeighted = RawRGB, int64(3*img.w), 1
 	// The decode's buffer becomes the Raw's (not returned to the pool):
 	// no copy.
-	return Raw{Desc: d, Pix: img.pix[:3*img.w*img.h:3*img.w*img.h]}, nil
+	return Raw{Desc: d, Pix: img.pix[: 3*img.w*img.h : 3*img.w*img.h]}, nil
 }
