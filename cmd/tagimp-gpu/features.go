@@ -64,6 +64,15 @@ Weights: torchvision's vgg16-397923af.pth (tagimp-gpu fetch vgg16-torchvision), 
 tests; the manifest says so). The preprocessing follows the weights (torchvision
 for .pth) unless --preprocess says otherwise.
 
+On the GPU (--device gpu, or auto on a machine with one): --workers cores decode the
+JPEGs and only their 8-bit pixels cross PCIe; the resize and normalisation run on
+the device (within one 8-bit level of the CPU path's), and decoding, copying and
+computing overlap, three batches in flight. --batch 0 (default) takes the largest
+batch that fits in the free device memory (at most 256); an out-of-memory error
+halves it with a message and the run goes on. If the GPU, its driver or cuDNN is
+missing, --device auto says so in one line and computes on the CPU; --device gpu
+stops. Time each stage with "tagimp-gpu bench features --device gpu".
+
 Decoding: ` + imageprep.DCTScalingNote + `
 
 Example:
