@@ -18,14 +18,29 @@ import (
 )
 
 // newGPUExtractor, when set by the GPU build, runs the network on the GPU
-// at a precision (gpu.ParsePrecision) with batch images a batch (0: from
-// the free device memory); prep is the preprocessing the extractor applies
-// itself to decoded images (features.RawExtractor). It returns the
-// extractor, the GPU's name and the cuDNN in use (recorded in the
-// manifest) and a function that releases the GPU. It is nil in the plain
-// build: --device gpu then fails with a clear message and --device auto
-// uses the CPU.
-var newGPUExtractor func(net *vgg16.Net, batch int, precision string, prep imageprep.Config) (ex features.Extractor, device, cudnn string, release func(), err error)
+// as r asks. It is nil in the plain build: --device gpu then fails with a
+// clear message and --device auto uses the CPU.
+var newGPUExtractor func(net *vgg16.Net, r gpuRequest) (features.Extractor, gpuRun, error)
+
+// gpuRequest is what a command asks of the GPU network.
+type gpuRequest struct {
+	Batch     int              // images a batch; 0: the most that fits in the free device memory
+	Precision string           // gpu.ParsePrecision
+	Prep      imageprep.Config // applied on the device to decoded images (features.RawExtractor)
+	// Plan, when set, is a resumed cache's choices (batch, convolution
+	// algorithms), repeated so that the rerun writes the same bytes; a
+	// --batch of another size overrides it.
+	Plan *features.Plan
+}
+
+// gpuRun says what the GPU network runs on and chose: the GPU's name and
+// the cuDNN in use (recorded in the manifest), its plan, and a function
+// that releases the GPU.
+type gpuRun struct {
+	Device, CuDNN string
+	Plan          *features.Plan
+	Release       func()
+}
 
 // cpuBatch is the batch of the CPU network when --batch is 0 (automatic).
 const cpuBatch = 16
@@ -191,14 +206,15 @@ func runFeatures(c *cli.Context) error {
 	}
 	meta.Preprocess, meta.CenterCrop, meta.ImageSize, meta.Decoder = prep.Mode, prep.CenterCrop, prep.Size, prep.Decoder()
 
-	ex, device, release, err := featureExtractorMeta(c, net, prep, &meta)
+	prior := priorPlan(c.String("out"), shard, c.String("precision"))
+	ex, device, run, err := featureExtractorPlan(c, net, prep, &meta, prior)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer run.Release()
 	cfg := features.Config{
 		Out: c.String("out"), ImagesDir: imagesDir, Images: images, Meta: meta, Shard: shard,
-		ShardSize: c.Int("shard-size"), Batch: c.Int("batch"), Workers: c.Int("workers"),
+		ShardSize: c.Int("shard-size"), Batch: c.Int("batch"), Workers: c.Int("workers"), Plan: run.Plan,
 	}
 	// The GPU takes decoded 8-bit images and preprocesses them itself, with
 	// several batches on their way (decoding, copying and computing overlap).
@@ -215,6 +231,9 @@ func runFeatures(c *cli.Context) error {
 	bar.Finish()
 	if err != nil {
 		return err
+	}
+	if sum.PlanChanged != "" {
+		fmt.Fprintf(os.Stderr, "warning: %s; their rows may differ in the last bits from what this run would have written (same device, precision and plan give the same bytes)\n", sum.PlanChanged)
 	}
 	for i, f := range sum.Manifest.Failed {
 		if i == 5 {
@@ -277,7 +296,15 @@ func featureExtractor(c *cli.Context, net *vgg16.Net) (features.Extractor, strin
 // records the GPU's precision, name and cuDNN in meta; release frees the
 // GPU.
 func featureExtractorMeta(c *cli.Context, net *vgg16.Net, prep imageprep.Config, meta *features.Meta) (features.Extractor, string, func(), error) {
-	none := func() {}
+	ex, device, run, err := featureExtractorPlan(c, net, prep, meta, nil)
+	return ex, device, run.Release, err
+}
+
+// featureExtractorPlan is featureExtractorMeta that repeats a resumed
+// cache's GPU plan (prior, or nil) and returns the plan it runs with (nil
+// on the CPU) in run.
+func featureExtractorPlan(c *cli.Context, net *vgg16.Net, prep imageprep.Config, meta *features.Meta, prior *features.Plan) (features.Extractor, string, gpuRun, error) {
+	none := gpuRun{Release: func() {}}
 	device, err := resolveDevice(c)
 	if err != nil {
 		return nil, "", none, err
@@ -293,7 +320,7 @@ func featureExtractorMeta(c *cli.Context, net *vgg16.Net, prep imageprep.Config,
 		if prec == "" {
 			prec = "tf32" // commands without --precision
 		}
-		ex, name, cudnn, release, err := newGPUExtractor(net, c.Int("batch"), prec, prep)
+		ex, run, err := newGPUExtractor(net, gpuRequest{Batch: c.Int("batch"), Precision: prec, Prep: prep, Plan: prior})
 		if err != nil {
 			if c.String("device") == "gpu" {
 				return nil, "", none, err
@@ -301,10 +328,20 @@ func featureExtractorMeta(c *cli.Context, net *vgg16.Net, prep imageprep.Config,
 			fmt.Fprintf(os.Stderr, "warning: --device auto: the GPU path is unusable (%v); computing on the CPU\n", err)
 			return net, "cpu (GPU unusable)", none, nil
 		}
-		meta.Precision, meta.Device, meta.CuDNN = "gpu-"+prec, name, cudnn
-		return ex, "gpu " + name + ", " + prec + ", " + cudnn, release, nil
+		meta.Precision, meta.Device, meta.CuDNN = "gpu-"+prec, run.Device, run.CuDNN
+		return ex, "gpu " + run.Device + ", " + prec + ", " + run.CuDNN, run, nil
 	}
 	return net, "cpu", none, nil
+}
+
+// priorPlan is the GPU plan recorded by an earlier run of this part into
+// out at precision prec, or nil.
+func priorPlan(out string, shard features.Shard, prec string) *features.Plan {
+	m, err := features.ReadManifest(filepath.Join(out, features.ManifestName(shard)))
+	if err != nil || m.Plan == nil || m.Precision != "gpu-"+prec || len(m.Shards) == 0 {
+		return nil
+	}
+	return m.Plan
 }
 
 // captionImages lists the images of a COCO caption file with their files

@@ -73,6 +73,8 @@ type Config struct {
 	ShardSize    int   // images per shard file; 0 means 1000
 	Batch        int   // images per Extract call; 0 means 16
 	Workers      int   // decoding goroutines; 0 means runtime.NumCPU()
+	// Plan is recorded in the manifest (the GPU's choices; see Plan).
+	Plan *Plan
 	// Progress, when set, is called with images done and total for this run
 	// (images of shards reused from an earlier run count as done).
 	Progress func(done, total int)
@@ -87,6 +89,10 @@ type Summary struct {
 	Images       int // images of this part
 	Rows         int // feature rows in the cache
 	Failed       int // images that produced no features
+	// PlanChanged, when set, says how this run's Plan differs from the one
+	// that computed the shards it kept: their bytes may differ in the last
+	// bits from what this run would have written.
+	PlanChanged string
 }
 
 // Build computes the features of cfg.Images (cfg.Shard's part) into
@@ -147,7 +153,7 @@ func Build(ctx context.Context, cfg Config) (*Summary, error) {
 	fresh := &Manifest{
 		Format: Format, Meta: cfg.Meta, Dim: dim, Dtype: npy.Float32, ShardRule: ShardRule,
 		Shard: cfg.Shard.String(), ShardSize: cfg.ShardSize,
-		ImageListSHA256: listHash(images), Images: len(images),
+		ImageListSHA256: listHash(images), Images: len(images), Plan: cfg.Plan,
 	}
 	mpath := filepath.Join(cfg.Out, ManifestName(cfg.Shard))
 	man, err := resumeManifest(mpath, fresh)
@@ -155,6 +161,9 @@ func Build(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	sum := &Summary{Manifest: man, ManifestPath: mpath, Images: len(images)}
+	if old, err := ReadManifest(mpath); err == nil && len(man.Shards) > 0 && !old.Plan.equal(cfg.Plan) {
+		sum.PlanChanged = fmt.Sprintf("the %d shards kept were computed with %s, this run uses %s", len(man.Shards), old.Plan, cfg.Plan)
+	}
 
 	nShards := (len(images) + cfg.ShardSize - 1) / cfg.ShardSize
 	done := map[int]bool{}
@@ -279,7 +288,7 @@ func resumeManifest(path string, fresh *Manifest) (*Manifest, error) {
 		return nil, fmt.Errorf("cache folder %s holds an earlier run with %s; use a new --out folder, or delete %s to start over",
 			dir, strings.Join(diffs, ", "), path)
 	}
-	kept := *fresh
+	kept := *fresh // with this run's Plan: the manifest describes the run that completes it
 	keptShards := map[string]bool{}
 	for _, s := range old.Shards {
 		if checkFileHash(filepath.Join(dir, s.Features), s.FeaturesSHA256) != nil ||

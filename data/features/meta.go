@@ -108,7 +108,29 @@ type Manifest struct {
 	Complete        bool        `json:"complete"`
 	Shards          []ShardFile `json:"shards"`
 	Failed          []Failure   `json:"failed"`
+	// Plan is what the GPU run that wrote the cache chose (nil on the CPU).
+	Plan *Plan `json:"gpu_plan,omitempty"`
 }
+
+// Plan is what a GPU run chose that changes the bytes it writes beyond
+// Meta: the batch and each convolution's cuDNN algorithm (measured at
+// start-up, so it may differ from run to run). A resumed run reads it back
+// and makes the same choices, so that it writes the bytes an uninterrupted
+// run would have.
+type Plan struct {
+	Batch     int   `json:"batch"`
+	ConvAlgos []int `json:"conv_algorithms"`
+}
+
+// String is the plan in a few words.
+func (p *Plan) String() string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprintf("batch %d, convolution algorithms %v", p.Batch, p.ConvAlgos)
+}
+
+func (p *Plan) equal(q *Plan) bool { return p.String() == q.String() }
 
 // ShardFile is one pair of shard files.
 type ShardFile struct {

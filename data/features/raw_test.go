@@ -1,6 +1,7 @@
 package features
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -16,7 +17,7 @@ import (
 )
 
 // fakeRawExtractor is a RawExtractor as the GPU is one: it takes decoded
-// RGBA images, "preprocesses" them as fakeLoad does (v/255 per channel),
+// RGB images, "preprocesses" them as fakeLoad does (v/255 per channel),
 // runs fakeExtractor's network on another goroutine after a random delay,
 // and checks that Build never has more than InFlight batches outstanding.
 type fakeRawExtractor struct {
@@ -39,13 +40,13 @@ func (f *fakeRawExtractor) SubmitRaw(raws []imageprep.Raw) (func() ([]float32, e
 	per := 3 * side * side
 	x := make([]float32, 0, len(raws)*per)
 	for _, r := range raws {
-		if r.Desc.Kind != imageprep.RawRGBA || r.Desc.W != side || r.Desc.H != side {
+		if r.Desc.Kind != imageprep.RawRGB || r.Desc.W != side || r.Desc.H != side {
 			return nil, fmt.Errorf("fake raw extractor: unexpected image %+v", r.Desc)
 		}
 		img := make([]float32, per)
 		for i := 0; i < side*side; i++ {
 			for c := 0; c < 3; c++ {
-				img[c*side*side+i] = float32(r.Pix[4*i+c]) / 255
+				img[c*side*side+i] = float32(r.Pix[3*i+c]) / 255
 			}
 		}
 		x = append(x, img...)
@@ -158,4 +159,41 @@ func errContains(err error, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestPlanRecorded: the GPU's plan goes into the manifest; a resumed run
+// with the same plan is quiet, one with another plan says what changed.
+func TestPlanRecorded(t *testing.T) {
+	imgDir := t.TempDir()
+	images := writeImages(t, imgDir, ids(1, 26))
+	out := filepath.Join(t.TempDir(), "cache")
+	plan := &Plan{Batch: 4, ConvAlgos: []int{1, 1, 6, 1}}
+	cfg := testConfig(out, imgDir, images, &fakeExtractor{})
+	cfg.Plan = plan
+	ctx, cancel := context.WithCancel(t.Context())
+	cfg.Progress = func(done, _ int) {
+		if done >= 12 {
+			cancel() // stopped after the first shard
+		}
+	}
+	if _, err := Build(ctx, cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped run: %v", err)
+	}
+	man, err := ReadManifest(filepath.Join(out, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !man.Plan.equal(plan) || len(man.Shards) != 1 {
+		t.Fatalf("manifest plan %v with %d shards, want %v and 1 shard", man.Plan, len(man.Shards), plan)
+	}
+	cfg.Progress = nil
+	cfg.Plan = &Plan{Batch: 2, ConvAlgos: []int{1, 1, 6, 1}}
+	sum := build(t, cfg)
+	if !strings.Contains(sum.PlanChanged, "batch 4") || !strings.Contains(sum.PlanChanged, "batch 2") || sum.Reused != 1 {
+		t.Errorf("resume with another plan: %+v", sum)
+	}
+	sum = build(t, cfg)
+	if sum.PlanChanged != "" || !sum.Manifest.Plan.equal(cfg.Plan) {
+		t.Errorf("rerun with the same plan: PlanChanged %q, plan %v", sum.PlanChanged, sum.Manifest.Plan)
+	}
 }
