@@ -400,6 +400,6 @@ func (k *Kernels) BiasReLU16(s *Stream, y, bias Buffer, total int64, c int, bf16
 	if c <= 0 || c%2 != 0 || total%int64(c) != 0 || y.Bytes() < total*2 || bias.Bytes() < int64(c)*2 {
 		return fmt.Errorf("bias+relu16: %d values of %d channels (want an even count dividing them), buffers %d and %d B", total, c, y.Bytes(), bias.Bytes())
 	}
-	return k.biasReLU16.Launch(k.gridFor(int(total / 2)), Dim3{X: 256}, 0, s,
+	return k.biasReLU16.Launch(k.gridFor(int(total/2)), Dim3{X: 256}, 0, s,
 		Ptr(y), Ptr(bias), I64(total), I32(c), I32(b2i(bf16)))
 }

@@ -86,6 +86,24 @@ func IsAllocFailed(err error) bool {
 	return false
 }
 
+// IsNotSupported reports whether err is a cuDNN status saying the call's
+// configuration is not supported (cuDNN 9: CUDNN_STATUS_NOT_SUPPORTED, 3000,
+// and its sub-codes 3001–3999 — _GRAPH_PATTERN, _SHAPE, _DATA_TYPE,
+// _LAYOUT, … as cudnn_graph.h numbers them; cuDNN 8:
+// CUDNN_STATUS_NOT_SUPPORTED, 9). VGG16's 16-bit layers use it to fall back
+// from the fused convolution + bias + ReLU to a plain convolution and our
+// own epilogue.
+func IsNotSupported(err error) bool {
+	var st *Status
+	if !errors.As(err, &st) {
+		return false
+	}
+	if st.Code/1000 == C.CUDNN_STATUS_NOT_SUPPORTED/1000 {
+		return true
+	}
+	return st.Code == 9 && openLib != nil && openLib.Major() == 8 // 9 is no status in cuDNN 9
+}
+
 // ErrNotOpen is returned by every call made before Open succeeded.
 var ErrNotOpen = errors.New("cuDNN not loaded (call dnn.Open first)")
 
