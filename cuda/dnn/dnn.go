@@ -318,6 +318,14 @@ func (h *Handle) WorkspaceSize(x *Tensor, w *Filter, conv *Conv, y *Tensor, algo
 }
 
 // ConvForward computes y = alpha·conv(x, w) + beta·y.
+//
+// alpha and beta (here and in ConvBiasAct and Pool) reach cuDNN as
+// pointers to float (loader.c): cuDNN's scaling parameters are float for
+// FLOAT, HALF and BFLOAT16 tensors and double only for DOUBLE ones (the
+// API reference's "Scaling Parameters"; public callers agree, e.g.
+// PaddlePaddle's CudnnDataType<float16>::ScalingParamType = const float,
+// CUDA.jl's cuDNN scalr), so the 16-bit layers of gpu.VGG16 pass them
+// unchanged.
 func (h *Handle) ConvForward(alpha float32, x *Tensor, xp uintptr, w *Filter, wp uintptr, conv *Conv,
 	algo Algo, ws uintptr, wsBytes uint64, beta float32, y *Tensor, yp uintptr) error {
 	return check("cudnnConvolutionForward "+algo.String(), C.tg_cudnnConvolutionForward(h.h, C.float(alpha),
