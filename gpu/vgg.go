@@ -366,8 +366,12 @@ func (v *VGG16) chooseAlgorithms() error {
 // tries cudnnConvolutionBiasActivationForward once with its chosen
 // algorithm (on the scratch activations); a not-supported status
 // (dnn.IsNotSupported) puts it on cudnnConvolutionForward +
-// tg_bias_relu16, any other error fails construction. FP32/TF32 layers
-// stay fused (cuDNN supports every algorithm with ReLU there).
+// tg_bias_relu16, and so does a bad-parameter status (dnn.IsBadParam):
+// the fused call's extra descriptors (bias type and layout, activation)
+// are the part of this configuration no run has confirmed yet, and the
+// unfused path does not use them; Describe shows the status either way.
+// Any other error fails construction. FP32/TF32 layers stay fused (cuDNN
+// supports every algorithm with ReLU there).
 func (v *VGG16) choosePaths() error {
 	if !v.opts.Precision.is16() {
 		return nil
@@ -383,7 +387,7 @@ func (v *VGG16) choosePaths() error {
 		switch {
 		case err == nil:
 			l.fused = true
-		case dnn.IsNotSupported(err):
+		case dnn.IsNotSupported(err) || dnn.IsBadParam(err):
 			l.fused, l.unfused = false, err.Error()
 		default:
 			return fmt.Errorf("conv%d: trying the fused convolution + bias + ReLU: %w", i+1, err)

@@ -104,6 +104,20 @@ func IsNotSupported(err error) bool {
 	return st.Code == 9 && openLib != nil && openLib.Major() == 8 // 9 is no status in cuDNN 9
 }
 
+// IsBadParam reports whether err is a cuDNN status saying a parameter or
+// descriptor is invalid for the call (cuDNN 9: CUDNN_STATUS_BAD_PARAM, 2000,
+// and its sub-codes 2001–2999; cuDNN 8: 3).
+func IsBadParam(err error) bool {
+	var st *Status
+	if !errors.As(err, &st) {
+		return false
+	}
+	if st.Code/1000 == C.CUDNN_STATUS_BAD_PARAM/1000 {
+		return true
+	}
+	return st.Code == 3 && openLib != nil && openLib.Major() == 8 // 3 is no status in cuDNN 9
+}
+
 // ErrNotOpen is returned by every call made before Open succeeded.
 var ErrNotOpen = errors.New("cuDNN not loaded (call dnn.Open first)")
 

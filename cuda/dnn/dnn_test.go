@@ -285,3 +285,17 @@ func TestIsNotSupported(t *testing.T) {
 		t.Error("cuDNN 8's CUDNN_STATUS_NOT_SUPPORTED (9) not recognised")
 	}
 }
+
+func TestIsBadParam(t *testing.T) {
+	for code, want := range map[int]bool{2000: true, 2002: true, 2012: true, 3000: false, 4003: false, 3: false} {
+		if got := IsBadParam(fmt.Errorf("x: %w", &Status{Code: code})); got != want {
+			t.Errorf("status %d: IsBadParam = %v, want %v", code, got, want)
+		}
+	}
+	saved := openLib
+	defer func() { openLib = saved }()
+	openLib = &Library{Version: 8906}
+	if !IsBadParam(&Status{Code: 3}) || IsBadParam(errors.New("other")) {
+		t.Error("cuDNN 8's CUDNN_STATUS_BAD_PARAM (3) not recognised, or a non-cuDNN error counted")
+	}
+}
