@@ -253,12 +253,17 @@ func (v *VGG16) upload(net *vgg16.Net) error {
 			}
 			// The fused call's bias has y's data type in every configuration
 			// but the INT8 ones (the configuration table of
-			// cudnnConvolutionBiasActivationForward in cuDNN's API reference;
-			// public callers do the same, e.g. OpenVINO's nvidia plugin,
+			// cudnnConvolutionBiasActivationForward in cuDNN's API reference,
+			// which we could not quote here; public callers agree:
+			// LeelaChessZero/lc0 src/neural/cuda/layers.cc, ConvLayer<half>
+			// with NHWC: bias descriptor 1×C×1×1 of CUDNN_DATA_HALF, float
+			// alpha/beta, into cudnnConvolutionBiasActivationForward;
 			// openvinotoolkit/openvino_contrib
 			// modules/nvidia_plugin/src/ops/fused_convolution_cudnn.cpp,
 			// MakeBiasDescriptor: NCHW 1×C×1×1 of the convolution's element
-			// type). A 1×C×1×1 tensor lies the same in NCHW and NHWC.
+			// type). A 1×C×1×1 tensor lies the same in NCHW and NHWC. Not
+			// yet confirmed on a GPU: choosePaths falls back if cuDNN
+			// rejects it.
 			if l.bias, err = dnn.NewTensor(dnn.NCHW, dtype, 1, out, 1, 1); err != nil {
 				return err
 			}
