@@ -576,7 +576,7 @@ for prefix, name in (("cuda", "TestCuDNNConvVGGShapes"), ("cuda", "TestPrep"), (
     rc = (read("%s-%s.rc" % (prefix, name)) or "").strip()
     print("%-24s %s" % (name, {"": "not run", "0": "ok"}.get(rc, "FAIL/TIMEOUT (exit %s)" % rc)))
     log = (read("%s-%s.out" % (prefix, name)) or "") + (read("%s-%s.log" % (prefix, name)) or "")
-    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the CPU path.*|fc7 unfused vs as chosen.*|\d+ of \d+ layers fused)$", log, re.M):
+    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the CPU path.*|fc7 unfused vs as chosen.*|\w+ as chosen: \d+ of \d+ layers fused)$", log, re.M):
         print("  " + l)
 for bname, bprec in (("bench-features", "tf32"), ("bench-features-bf16", "bf16")):
     if state(bname) == "NOT RUN":
