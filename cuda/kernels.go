@@ -25,9 +25,10 @@ type AdamHyper struct {
 // launch shape. The per-element math of each kernel is in
 // kernels/tagimp_math.h; its Go twin is named in each method's comment.
 //
-// All buffers hold float32, row-major. A null Buffer passes NULL where the
-// kernel allows it (said per method). Methods queue work on stream s (nil:
-// the legacy default stream) and return launch errors only.
+// All buffers hold float32, row-major, except the 16-bit (bfloat16 or IEEE
+// half) tensors of the half.cu methods, which say so. A null Buffer passes
+// NULL where the kernel allows it (said per method). Methods queue work on
+// stream s (nil: the legacy default stream) and return launch errors only.
 type Kernels struct {
 	mod *Module
 	sms int
