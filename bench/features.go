@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"tagimp/data/features"
 	"tagimp/data/imageprep"
 )
 
@@ -36,10 +40,12 @@ type FeaturesConfig struct {
 	// device; otherwise compute-only calls Extract on a synthetic batch in
 	// host memory.
 	ComputeTime func(iters int) (time.Duration, error)
-	// RawExtract, when set (the GPU), takes decoded images whose
-	// preprocessing runs on the device (imageprep.Raw): then the decode
-	// without resize and the end-to-end run through it are timed too.
-	RawExtract func(raws []imageprep.Raw) error
+	// RawExtractor, when set (the GPU), takes decoded images and
+	// preprocesses them on the device with several batches in flight: then
+	// decoding alone without the resize (imageprep LoadRaw) and the run of
+	// `features --device gpu` itself (features.Build into a temporary
+	// folder: decode, stage, copy, compute, write shards) are timed too.
+	RawExtractor features.RawExtractor
 }
 
 // FeaturesResult is one `bench features` table.
@@ -57,11 +63,17 @@ type FeaturesResult struct {
 	Wait float64 `json:"compute_waits_fraction"`
 	// Bottleneck names the slowest stage: "compute" or "decode".
 	Bottleneck string `json:"bottleneck"`
-	// With RawExtract: images/s of decoding alone without the resize
-	// (what crosses to the device), and end to end with the preprocessing
-	// on the device; 0 otherwise.
+	// With RawExtractor: images/s of decoding alone without the resize
+	// (what crosses to the device), of the features command's pipeline
+	// end to end, the fraction of that run the network waited
+	// (1 − (images / ComputeIPS) / time), the bytes staged and copied to
+	// the device per second, and the bottleneck of that pipeline; zero
+	// otherwise.
 	RawDecodeIPS   float64 `json:"raw_decode_images_per_s,omitempty"`
 	RawEndToEndIPS float64 `json:"raw_end_to_end_images_per_s,omitempty"`
+	RawWait        float64 `json:"raw_compute_waits_fraction,omitempty"`
+	RawCopyMBps    float64 `json:"raw_copy_mb_per_s,omitempty"`
+	RawBottleneck  string  `json:"raw_bottleneck,omitempty"`
 }
 
 // Features measures compute only, decode+preprocess only and end to end
@@ -149,85 +161,83 @@ func Features(ctx context.Context, c FeaturesConfig) (FeaturesResult, error) {
 	if r.DecodeIPS < r.ComputeIPS {
 		r.Bottleneck = "decode"
 	}
-	if c.RawExtract == nil {
+	if c.RawExtractor == nil {
 		return r, nil
 	}
-	// 4. Raw decode only, then end to end with the device preprocessing.
+	// 4. Raw decode only, then the features command's own pipeline.
 	t0 = time.Now()
-	if err := decodeRaws(ctx, c, func([]imageprep.Raw) error { return nil }); err != nil {
+	bytes, err := decodeRaws(ctx, c)
+	if err != nil {
 		return r, err
 	}
 	r.RawDecodeIPS = float64(len(c.Paths)) / time.Since(t0).Seconds()
-	t0 = time.Now()
-	if err := decodeRaws(ctx, c, c.RawExtract); err != nil {
+	tmp, err := os.MkdirTemp("", "tagimp-bench-features-")
+	if err != nil {
 		return r, err
 	}
-	r.RawEndToEndIPS = float64(len(c.Paths)) / time.Since(t0).Seconds()
+	defer os.RemoveAll(tmp)
+	images := make([]features.Image, len(c.Paths))
+	dir := filepath.Dir(c.Paths[0])
+	for i, p := range c.Paths {
+		if filepath.Dir(p) != dir {
+			return r, fmt.Errorf("bench features: %s is not in %s (the pipelined run reads one folder)", p, dir)
+		}
+		images[i] = features.Image{ID: int64(i), File: filepath.Base(p)}
+	}
+	t0 = time.Now()
+	sum, err := features.Build(ctx, features.Config{Out: tmp, ImagesDir: dir, Images: images,
+		LoadRaw: c.Prep.LoadRaw, RawExtractor: c.RawExtractor, Batch: c.Batch, Workers: c.Workers,
+		ShardSize: len(images), Meta: features.Meta{Backbone: "bench"}})
+	if err != nil {
+		return r, err
+	}
+	if sum.Failed > 0 {
+		return r, fmt.Errorf("bench features: %d images failed in the pipelined run (see %s)", sum.Failed, sum.ManifestPath)
+	}
+	sec := time.Since(t0).Seconds()
+	r.RawEndToEndIPS = float64(len(c.Paths)) / sec
+	r.RawWait = max(0, 1-(float64(len(c.Paths))/r.ComputeIPS)/sec)
+	r.RawCopyMBps = float64(bytes) / sec / 1e6
+	r.RawBottleneck = "compute"
+	if r.RawDecodeIPS < r.ComputeIPS {
+		r.RawBottleneck = "decode"
+	}
 	return r, nil
 }
 
-// decodeRaws decodes c.Paths on c.Workers goroutines into imageprep.Raw
-// and hands them to use in batches of c.Batch (in completion order).
-func decodeRaws(ctx context.Context, c FeaturesConfig, use func([]imageprep.Raw) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// decodeRaws decodes c.Paths on c.Workers goroutines as the features
+// command does for the GPU (LoadRaw: DCT-scaled, not resized) and returns
+// the bytes that would be staged and copied to the device.
+func decodeRaws(ctx context.Context, c FeaturesConfig) (int64, error) {
 	workers := c.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	jobs := make(chan string)
-	type result struct {
-		raw imageprep.Raw
-		err error
-	}
-	results := make(chan result, 2*workers)
-	go func() {
-		defer close(jobs)
-		for _, p := range c.Paths {
-			select {
-			case jobs <- p:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	var next, total atomic.Int64
+	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range jobs {
-				img, err := imageprep.Decode(p, c.Prep.MaxPixels)
-				var raw imageprep.Raw
-				if err == nil {
-					raw, err = c.Prep.Raw(img)
-				}
-				select {
-				case results <- result{raw, err}:
-				case <-ctx.Done():
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(c.Paths) {
 					return
 				}
+				raw, err := c.Prep.LoadRaw(c.Paths[i])
+				if err != nil {
+					errs <- err
+					return
+				}
+				total.Add(int64(len(raw.Pix)) + imageprep.RawDescBytes)
 			}
 		}()
 	}
-	go func() { wg.Wait(); close(results) }()
-	batch := make([]imageprep.Raw, 0, c.Batch)
-	for res := range results {
-		if res.err != nil {
-			return res.err
-		}
-		if batch = append(batch, res.raw); len(batch) == c.Batch {
-			if err := use(batch); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if len(batch) > 0 {
-		return use(batch)
-	}
-	return nil
+	return total.Load(), ctx.Err()
 }

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,25 +35,36 @@ func TestFeatures(t *testing.T) {
 	if r.Bottleneck != "decode" && r.Bottleneck != "compute" {
 		t.Errorf("bottleneck %q", r.Bottleneck)
 	}
-	seen := 0
+	rx := &fakeRaw{}
 	r, err = Features(context.Background(), FeaturesConfig{Paths: paths, Prep: imageprep.Default,
-		Extractor: slowExtractor{per: time.Millisecond}, Batch: 4, Workers: 2, Iters: 1,
-		RawExtract: func(raws []imageprep.Raw) error {
-			for _, raw := range raws {
-				if len(raw.Pix) == 0 || raw.Desc.W <= 0 {
-					t.Errorf("empty raw image %+v", raw.Desc)
-				}
-			}
-			seen += len(raws)
-			return nil
-		}})
+		Extractor: slowExtractor{per: time.Millisecond}, Batch: 4, Workers: 2, Iters: 1, RawExtractor: rx})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seen != len(paths) || r.RawDecodeIPS <= 0 || r.RawEndToEndIPS <= 0 {
-		t.Errorf("raw path: %d of %d images handed over, result %+v", seen, len(paths), r)
+	if int(rx.seen.Load()) != len(paths) || r.RawDecodeIPS <= 0 || r.RawEndToEndIPS <= 0 || r.RawCopyMBps <= 0 ||
+		r.RawWait < 0 || r.RawWait >= 1 || (r.RawBottleneck != "decode" && r.RawBottleneck != "compute") {
+		t.Errorf("raw path: %d of %d images handed over, result %+v", rx.seen.Load(), len(paths), r)
 	}
 	if _, err := Features(context.Background(), FeaturesConfig{Prep: imageprep.Default}); err == nil {
 		t.Error("no images accepted")
 	}
+}
+
+// fakeRaw is a features.RawExtractor that checks the decoded images and
+// returns their rows from another goroutine, as the GPU pipeline does.
+type fakeRaw struct{ seen atomic.Int64 }
+
+func (f *fakeRaw) Dim() int      { return 4 }
+func (f *fakeRaw) InFlight() int { return 2 }
+func (f *fakeRaw) SubmitRaw(raws []imageprep.Raw) (func() ([]float32, error), error) {
+	for _, raw := range raws {
+		if len(raw.Pix) == 0 || raw.Desc.W <= 0 {
+			return nil, fmt.Errorf("empty raw image %+v", raw.Desc)
+		}
+	}
+	f.seen.Add(int64(len(raws)))
+	res := make(chan []float32, 1)
+	n := len(raws)
+	go func() { time.Sleep(time.Millisecond); res <- make([]float32, 4*n) }()
+	return func() ([]float32, error) { return <-res, nil }, nil
 }

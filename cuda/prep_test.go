@@ -97,3 +97,53 @@ func TestPrep(t *testing.T) {
 		t.Logf("%s: %d images, %d values differ from the CPU path", c, len(imgs), bad)
 	}
 }
+
+// TestPrepDCTScaled is TestPrep for real COCO JPEGs as `features --device
+// gpu` feeds them: decoded at a DCT scale (imageprep LoadRaw: full-size
+// crop geometry, the decode's exact extent in Span8). Bound: bit for bit
+// with the Go twin FromRaw, for the reason TestPrep gives.
+func TestPrepDCTScaled(t *testing.T) {
+	bind(t)
+	paths := realdata.Images(t)
+	for _, c := range []imageprep.Config{
+		{Mode: imageprep.Torchvision, Size: 224},
+		{Mode: imageprep.Torchvision, Size: 224, CenterCrop: true},
+	} {
+		var pix []byte
+		var descs []imageprep.RawDesc
+		var raws []imageprep.Raw
+		for _, p := range paths {
+			raw, err := c.LoadRaw(p)
+			must(t, err)
+			raws = append(raws, raw)
+			descs = append(descs, raw.Desc.Shifted(int64(len(pix))))
+			pix = append(pix, raw.Pix...)
+		}
+		dpix, err := tctx.Alloc(int64(len(pix)))
+		must(t, err)
+		defer tctx.Free(&dpix)
+		must(t, tctx.UploadBytes(dpix, pix))
+		ddesc, err := tctx.Alloc(int64(len(descs)) * imageprep.RawDescBytes)
+		must(t, err)
+		defer tctx.Free(&ddesc)
+		must(t, tctx.UploadBytes(ddesc, unsafe.Slice((*byte)(unsafe.Pointer(&descs[0])), len(descs)*imageprep.RawDescBytes)))
+		n := c.Len()
+		out := poisoned(t, len(descs)*n)
+		must(t, tk.Prep(nil, out, dpix, ddesc, len(descs), c.Size, false, imageprep.TorchvisionMean, imageprep.TorchvisionStd))
+		got := host(t, out, len(descs)*n)
+		want := make([]float32, n)
+		bad := 0
+		for i, raw := range raws {
+			must(t, c.FromRaw(want, raw))
+			for j := range want {
+				if g := got[i*n+j]; math.Float32bits(g) != math.Float32bits(want[j]) {
+					if bad < 5 {
+						t.Errorf("%s image %d: value %d = %v, twin %v", c, i, j, g, want[j])
+					}
+					bad++
+				}
+			}
+		}
+		t.Logf("%s: %d DCT-scaled images, %d values differ from the twin", c, len(raws), bad)
+	}
+}

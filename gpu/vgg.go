@@ -513,12 +513,21 @@ func (v *VGG16) PrepRaw(raws []imageprep.Raw, prep imageprep.Config) error {
 	if err := v.ctx.UploadBytes(v.descs, unsafe.Slice((*byte)(unsafe.Pointer(&descs[0])), n*imageprep.RawDescBytes)); err != nil {
 		return err
 	}
+	return v.prepOnDevice(v.pix, v.descs, n, prep)
+}
+
+// prepOnDevice queues tg_prep on v's stream: n images whose descriptors
+// (struct tg_prep_src, offsets into pix) are in descs → Input.
+func (v *VGG16) prepOnDevice(pix, descs cuda.Buffer, n int, prep imageprep.Config) error {
+	if prep.Size != v.cfg.InputSize {
+		return fmt.Errorf("vgg16 on the GPU: preprocessing to %d×%d for a network input of %d×%d", prep.Size, prep.Size, v.cfg.InputSize, v.cfg.InputSize)
+	}
 	caffe := prep.Mode == imageprep.Caffe
 	mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
 	if caffe {
 		mean = imageprep.CaffeMeanBGR
 	}
-	return v.k.Prep(v.stream, v.in, v.pix, v.descs, n, prep.Size, caffe, mean, std)
+	return v.k.Prep(v.stream, v.in, pix, descs, n, prep.Size, caffe, mean, std)
 }
 
 // grow makes *b hold at least bytes, reallocating (contents lost).

@@ -426,10 +426,15 @@ TG_HD static inline uint64_t tg_step_key(uint64_t seed, const struct tg_step_sta
  *   rw, rh: the size the scaler resizes to; ox, oy: the crop's offset in it;
  *   alpha_weighted: 1 when alpha goes through the passes (RGBA, and YCbCr
  *     4:1:1 / 4:1:0, which xdraw takes through its generic path), 0 when the
- *     horizontal pass sets it to 1 (Gray, the other YCbCr ratios). */
+ *     horizontal pass sets it to 1 (Gray, the other YCbCr ratios);
+ *   span8: 0, or the image's extent in eighths of a source sample, x in the
+ *     low 32 bits and y in the high 32: a JPEG decoded at DCT scale k/8 of
+ *     W×H holds it in ceil(W·k/8) samples, the last only partly image, so
+ *     span8 = W·k | H·k << 32 makes the scaler map W·k/8 (not w) samples
+ *     onto rw, as imageprep's fused CPU path does. */
 struct tg_prep_src {
     int64_t off, kind, w, h, stride, cb_off, cr_off, cstride;
-    int64_t sub_x, sub_y, rw, rh, ox, oy, alpha_weighted, reserved;
+    int64_t sub_x, sub_y, rw, rh, ox, oy, alpha_weighted, span8;
 };
 
 /* One axis of the scaler at one output coordinate. */
@@ -447,10 +452,11 @@ TG_HD static inline double tg_prep_weight(const struct tg_prep_axis *a, int c)
     return t < 1.0 ? 1.0 - t : 0.0;
 }
 
-/* tg_prep_axis_init sets up output coordinate d of dsize over ssize. */
-TG_HD static inline void tg_prep_axis_init(struct tg_prep_axis *a, int d, int dsize, int ssize)
+/* tg_prep_axis_init sets up output coordinate d of dsize over ssize
+ * samples, of which span (≤ ssize; ssize for a whole decode) are image. */
+TG_HD static inline void tg_prep_axis_init(struct tg_prep_axis *a, int d, int dsize, int ssize, double span)
 {
-    double scale = (double)ssize / (double)dsize, half = 1.0, total = 0.0;
+    double scale = span / (double)dsize, half = 1.0, total = 0.0;
     a->argscale = 1.0;
     if (scale > 1) {
         half = scale;
@@ -521,8 +527,9 @@ TG_HD static inline void tg_prep_pixel(const unsigned char *pix, const struct tg
                                        unsigned char rgb[3])
 {
     struct tg_prep_axis ax, ay;
-    tg_prep_axis_init(&ax, x + (int)s->ox, (int)s->rw, (int)s->w);
-    tg_prep_axis_init(&ay, y + (int)s->oy, (int)s->rh, (int)s->h);
+    int64_t sx8 = s->span8 & 0xffffffff, sy8 = s->span8 >> 32;
+    tg_prep_axis_init(&ax, x + (int)s->ox, (int)s->rw, (int)s->w, sx8 ? (double)sx8 * 0.125 : (double)s->w);
+    tg_prep_axis_init(&ay, y + (int)s->oy, (int)s->rh, (int)s->h, sy8 ? (double)sy8 * 0.125 : (double)s->h);
     double acc[4] = {0, 0, 0, 0};
     for (int sy = ay.lo; sy < ay.hi; sy++) {
         double wy = tg_prep_weight(&ay, sy);

@@ -308,10 +308,9 @@ func (r *runner) features(spec NetSpec, imagesDir string, images []features.Imag
 		}
 		dir := filepath.Join(r.out, FeaturesDir)
 		up, fin := r.hooks.progress("images", len(images))
-		sum, err := features.Build(r.ctx, features.Config{
-			Out: dir, ImagesDir: imagesDir, Images: images, Load: prep.LoadFile,
-			Extractor: ex, Meta: meta, Batch: batch, Progress: up,
-		})
+		cfg := features.Config{Out: dir, ImagesDir: imagesDir, Images: images, Meta: meta, Batch: batch, Progress: up}
+		cfg.UseExtractor(ex, prep) // the GPU preprocesses on the device
+		sum, err := features.Build(r.ctx, cfg)
 		fin()
 		if err != nil {
 			return err

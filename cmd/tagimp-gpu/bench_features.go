@@ -29,8 +29,11 @@ func benchFeaturesCommand() *cli.Command {
   decode      decoding and preprocessing alone, on --workers goroutines
   end-to-end  from the JPEG files to fc7 rows in host memory (decoding runs ahead
               of the network), and the fraction of that time the network waited
-On the GPU also: decoding alone without the resize, and end to end with the
-resize and normalisation on the device (tg_prep: only 8-bit planes cross PCIe).
+On the GPU also: decoding alone without the resize, and the features command's
+own pipeline end to end (features.Build into a temporary folder: decoding on
+--workers cores, staging in pinned memory, copies on their own stream, resize and
+normalisation on the device, several batches in flight), with the fraction of its
+time the network waited and the bytes per second copied to the device.
 The slower of compute and decode is named the bottleneck. The load average is
 printed with the numbers. The torchvision peer (bench/peers/vgg_torch.py, same
 batch and precision) is run beside it by scripts/gpu-check.sh.
@@ -42,7 +45,7 @@ Examples:
 			deviceFlag(),
 			&cli.StringFlag{Name: "images", Usage: "(required) folder of JPEG files to decode (all *.jpg in it)"},
 			&cli.StringFlag{Name: "weights", Value: "random:1", Usage: "VGG16 weights (.pth, .npz or random:SEED; the time does not depend on them)"},
-			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
+			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass (on the GPU 0: the most that fits in its free memory)"},
 			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic: tf32, fp32, bf16 or fp16 (see features --help)"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "decoding goroutines"},
 			&cli.IntFlag{Name: "iters", Value: 10, Usage: "timed compute-only batches"},
@@ -70,8 +73,8 @@ func runBenchFeatures(c *cli.Context) error {
 			paths = append(paths, one...)
 		}
 	}
-	if c.Int("batch") <= 0 || c.Int("iters") <= 0 {
-		return fmt.Errorf("bench features: --batch and --iters must be positive")
+	if c.Int("batch") < 0 || c.Int("iters") <= 0 {
+		return fmt.Errorf("bench features: --batch must be 0 (automatic) or positive, --iters positive")
 	}
 	weights := c.String("weights")
 	seed, random, err := tagger.ParseRandomWeights(weights)
@@ -86,7 +89,7 @@ func runBenchFeatures(c *cli.Context) error {
 	}
 	cfg := bench.FeaturesConfig{Paths: paths, Batch: c.Int("batch"), Workers: c.Int("workers"), Iters: c.Int("iters"),
 		Prep: imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize, CenterCrop: c.Bool("center-crop")}}
-	ex, device, release, err := featureExtractorMeta(c, net, &features.Meta{})
+	ex, device, release, err := featureExtractorMeta(c, net, cfg.Prep, &features.Meta{})
 	if err != nil {
 		return err
 	}
@@ -97,13 +100,13 @@ func runBenchFeatures(c *cli.Context) error {
 	}); ok {
 		cfg.ComputeTime = dev.ComputeTime
 	}
-	if dev, ok := ex.(interface {
-		ExtractRaw([]imageprep.Raw, imageprep.Config) ([]float32, error)
-	}); ok {
-		cfg.RawExtract = func(raws []imageprep.Raw) error {
-			_, err := dev.ExtractRaw(raws, cfg.Prep)
-			return err
-		}
+	if rx, ok := ex.(features.RawExtractor); ok {
+		cfg.RawExtractor = rx
+	}
+	if b, ok := ex.(interface{ Batch() int }); ok {
+		cfg.Batch = b.Batch() // --batch 0, or lowered after an out-of-memory error
+	} else if cfg.Batch == 0 {
+		cfg.Batch = cpuBatch
 	}
 	r, err := bench.Features(c.Context, cfg)
 	if err != nil {
@@ -125,9 +128,13 @@ func runBenchFeatures(c *cli.Context) error {
 	fmt.Fprintf(w, "end to end from JPEG\t%.1f\t\n", r.EndToEndIPS)
 	if r.RawEndToEndIPS > 0 {
 		fmt.Fprintf(w, "decode only, preprocessing on the device\t%.1f\t\n", r.RawDecodeIPS)
-		fmt.Fprintf(w, "end to end, preprocessing on the device\t%.1f\t\n", r.RawEndToEndIPS)
+		fmt.Fprintf(w, "features pipeline end to end (device preprocessing, %d batches in flight)\t%.1f\t\n", ex.(features.RawExtractor).InFlight(), r.RawEndToEndIPS)
 	}
 	w.Flush()
-	fmt.Printf("the network waited for input %.0f%% of the end-to-end time; bottleneck: %s\n", 100*r.Wait, r.Bottleneck)
+	fmt.Printf("host preprocessing: the network waited for input %.0f%% of the end-to-end time; bottleneck: %s\n", 100*r.Wait, r.Bottleneck)
+	if r.RawEndToEndIPS > 0 {
+		fmt.Printf("features pipeline: the network waited %.0f%% of the time; %.0f MB/s of decoded images copied to the device; bottleneck: %s\n",
+			100*r.RawWait, r.RawCopyMBps, r.RawBottleneck)
+	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"tagimp/data/demo"
 	"tagimp/data/features"
+	"tagimp/data/imageprep"
 	"tagimp/model"
 	"tagimp/model/metrics"
 	"tagimp/model/vgg16"
@@ -134,7 +135,8 @@ func runDemo(c *cli.Context) error {
 	}, cliHooks("demo"), pipeline.Engines{
 		Factory: factory, Engine: engine,
 		NewExtractor: func(net *vgg16.Net, meta *features.Meta) (features.Extractor, string, error) {
-			ex, device, _, err := featureExtractorMeta(c, net, meta) // a GPU stays held until the process ends
+			prep := imageprep.Config{Mode: meta.Preprocess, Size: meta.ImageSize, CenterCrop: meta.CenterCrop}
+			ex, device, _, err := featureExtractorMeta(c, net, prep, meta) // a GPU stays held until the process ends
 			return ex, device, err
 		},
 	})

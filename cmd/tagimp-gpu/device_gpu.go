@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"tagimp/data/features"
+	"tagimp/data/imageprep"
 	"tagimp/gpu"
 	"tagimp/model/vgg16"
 )
@@ -44,12 +45,12 @@ func gpuAvailable() error {
 }
 
 func init() {
-	newGPUExtractor = func(net *vgg16.Net, batch int, precision string) (features.Extractor, string, string, func(), error) {
+	newGPUExtractor = func(net *vgg16.Net, batch int, precision string, prep imageprep.Config) (features.Extractor, string, string, func(), error) {
 		prec, err := gpu.ParsePrecision(precision)
 		if err != nil {
 			return nil, "", "", nil, fmt.Errorf("--precision: %w", err)
 		}
-		ex, err := gpu.NewFC7Extractor(net, batch, prec)
+		ex, err := gpu.NewFC7Extractor(net, gpu.ExtractorOptions{Batch: batch, Precision: prec, Prep: prep})
 		if err != nil {
 			return nil, "", "", nil, err
 		}

@@ -18,11 +18,17 @@ import (
 )
 
 // newGPUExtractor, when set by the GPU build, runs the network on the GPU
-// at a precision ("fp32", "tf32", "bf16" or "fp16"); it returns the extractor, the GPU's
-// name and the cuDNN in use (recorded in the manifest) and a function that
-// releases the GPU. It is nil in the plain build: --device gpu then fails
-// with a clear message and --device auto uses the CPU.
-var newGPUExtractor func(net *vgg16.Net, batch int, precision string) (ex features.Extractor, device, cudnn string, release func(), err error)
+// at a precision (gpu.ParsePrecision) with batch images a batch (0: from
+// the free device memory); prep is the preprocessing the extractor applies
+// itself to decoded images (features.RawExtractor). It returns the
+// extractor, the GPU's name and the cuDNN in use (recorded in the
+// manifest) and a function that releases the GPU. It is nil in the plain
+// build: --device gpu then fails with a clear message and --device auto
+// uses the CPU.
+var newGPUExtractor func(net *vgg16.Net, batch int, precision string, prep imageprep.Config) (ex features.Extractor, device, cudnn string, release func(), err error)
+
+// cpuBatch is the batch of the CPU network when --batch is 0 (automatic).
+const cpuBatch = 16
 
 func init() {
 	register(&cli.Command{
@@ -69,7 +75,7 @@ Example:
 			&cli.StringFlag{Name: "weights", Usage: "(required) VGG16 weights: torchvision .pth, .npz, or random:SEED"},
 			&cli.StringFlag{Name: "out", Usage: "(required) cache folder to write (created; an earlier run there is resumed)"},
 			deviceFlag(),
-			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass"},
+			&cli.IntFlag{Name: "batch", Usage: "images per forward pass; 0 (default): 16 on the CPU, on the GPU the most that fits in its free memory (at most 256; an out-of-memory error halves it)"},
 			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic: tf32 (cuDNN and cuBLAS on TF32 tensor cores, PyTorch's default for cuDNN), fp32 (no tensor cores), bf16 or fp16 (convolutions and pools on channels-last bfloat16 / IEEE half tensors with float32 accumulation, as PyTorch's autocast with channels_last; fc6/fc7 in TF32); the CPU path is always FP32, the reference. Features of another precision are other features (recorded in the manifest; train refuses to mix them). Deviation of fc7 from the CPU path: not yet measured on a GPU (scripts/gpu-check.sh prints it, TestVGG16FC7)"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "image decoding goroutines"},
 			&cli.StringFlag{Name: "shard", Usage: "compute only part K/N of the images (id mod N == K), e.g. 0/4"},
@@ -116,8 +122,11 @@ func runFeatures(c *cli.Context) error {
 	if len(unset) > 0 {
 		return fmt.Errorf("features: %s not set (see tagimp-gpu features --help)", strings.Join(unset, ", "))
 	}
-	if err := positive(c, "batch", "workers", "shard-size"); err != nil {
+	if err := positive(c, "workers", "shard-size"); err != nil {
 		return err
+	}
+	if c.Int("batch") < 0 {
+		return fmt.Errorf("--batch %d: want 0 (automatic) or a positive number of images", c.Int("batch"))
 	}
 	captions, imagesDir, weights := c.String("captions"), c.String("images"), c.String("weights")
 	if st, err := os.Stat(imagesDir); err != nil || !st.IsDir() {
@@ -173,21 +182,27 @@ func runFeatures(c *cli.Context) error {
 	}
 	meta.Preprocess, meta.CenterCrop, meta.ImageSize, meta.Decoder = prep.Mode, prep.CenterCrop, prep.Size, prep.Decoder()
 
-	ex, device, release, err := featureExtractorMeta(c, net, &meta)
+	ex, device, release, err := featureExtractorMeta(c, net, prep, &meta)
 	if err != nil {
 		return err
 	}
 	defer release()
-	fmt.Fprintf(os.Stderr, "features: %d images in %s, part %s, weights %s (sha256 %.12s), %s, device %s\n",
-		len(images), captions, shard, meta.Weights, meta.WeightsSHA256, prep, device)
+	cfg := features.Config{
+		Out: c.String("out"), ImagesDir: imagesDir, Images: images, Meta: meta, Shard: shard,
+		ShardSize: c.Int("shard-size"), Batch: c.Int("batch"), Workers: c.Int("workers"),
+	}
+	// The GPU takes decoded 8-bit images and preprocesses them itself, with
+	// several batches on their way (decoding, copying and computing overlap).
+	cfg.UseExtractor(ex, prep)
+	if cfg.Batch == 0 {
+		cfg.Batch = cpuBatch
+	}
+	fmt.Fprintf(os.Stderr, "features: %d images in %s, part %s, weights %s (sha256 %.12s), %s, device %s, batch %d\n",
+		len(images), captions, shard, meta.Weights, meta.WeightsSHA256, prep, device, cfg.Batch)
 
 	bar := newProgress(-1, "images")
-	sum, err := features.Build(c.Context, features.Config{
-		Out: c.String("out"), ImagesDir: imagesDir, Images: images,
-		Load: prep.LoadFile, Extractor: ex, Meta: meta, Shard: shard,
-		ShardSize: c.Int("shard-size"), Batch: c.Int("batch"), Workers: c.Int("workers"),
-		Progress: progressFunc(bar),
-	})
+	cfg.Progress = progressFunc(bar)
+	sum, err := features.Build(c.Context, cfg)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -244,14 +259,15 @@ func pickShard(c *cli.Context) (features.Shard, error) {
 // featureExtractor picks the CPU or GPU network for --device (demo,
 // predict: a GPU stays held until the process ends).
 func featureExtractor(c *cli.Context, net *vgg16.Net) (features.Extractor, string, error) {
-	ex, device, _, err := featureExtractorMeta(c, net, &features.Meta{})
+	prep := imageprep.Config{Mode: net.Preprocess(), Size: net.Config().InputSize}
+	ex, device, _, err := featureExtractorMeta(c, net, prep, &features.Meta{})
 	return ex, device, err
 }
 
 // featureExtractorMeta picks the CPU or GPU network for --device and
 // records the GPU's precision, name and cuDNN in meta; release frees the
 // GPU.
-func featureExtractorMeta(c *cli.Context, net *vgg16.Net, meta *features.Meta) (features.Extractor, string, func(), error) {
+func featureExtractorMeta(c *cli.Context, net *vgg16.Net, prep imageprep.Config, meta *features.Meta) (features.Extractor, string, func(), error) {
 	none := func() {}
 	device, err := resolveDevice(c)
 	if err != nil {
@@ -268,7 +284,7 @@ func featureExtractorMeta(c *cli.Context, net *vgg16.Net, meta *features.Meta) (
 		if prec == "" {
 			prec = "tf32" // commands without --precision
 		}
-		ex, name, cudnn, release, err := newGPUExtractor(net, c.Int("batch"), prec)
+		ex, name, cudnn, release, err := newGPUExtractor(net, c.Int("batch"), prec, prep)
 		if err != nil {
 			if c.String("device") == "gpu" {
 				return nil, "", none, err

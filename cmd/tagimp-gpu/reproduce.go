@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tagimp/data/features"
+	"tagimp/data/imageprep"
 	"tagimp/data/labels"
 	"tagimp/model/vgg16"
 	"tagimp/pipeline"
@@ -105,7 +106,8 @@ func runReproduce(c *cli.Context) error {
 	}, cliHooks("reproduce"), pipeline.Engines{
 		Factory: factory, Engine: engine,
 		NewExtractor: func(net *vgg16.Net, meta *features.Meta) (features.Extractor, string, error) {
-			ex, device, _, err := featureExtractorMeta(c, net, meta) // a GPU stays held until the process ends
+			prep := imageprep.Config{Mode: meta.Preprocess, Size: meta.ImageSize, CenterCrop: meta.CenterCrop}
+			ex, device, _, err := featureExtractorMeta(c, net, prep, meta) // a GPU stays held until the process ends
 			return ex, device, err
 		},
 	})

@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"tagimp/data/dirlock"
+	"tagimp/data/imageprep"
 	"tagimp/data/npy"
 )
 
@@ -27,6 +28,21 @@ type Extractor interface {
 	Extract(x []float32, n int) ([]float32, error)
 	Dim() int
 }
+
+// RawExtractor is an extractor that takes decoded images and preprocesses
+// them itself (the GPU: only their 8-bit planes cross PCIe), with several
+// batches on their way at once. SubmitRaw queues a batch and returns after
+// taking what it needs from raws; wait returns the batch's rows. Build
+// keeps at most InFlight batches submitted and not yet waited for.
+type RawExtractor interface {
+	SubmitRaw(raws []imageprep.Raw) (wait func() ([]float32, error), err error)
+	InFlight() int
+	Dim() int
+}
+
+// RawLoadFunc decodes one image file for a RawExtractor
+// (imageprep.Config.LoadRaw). It is called from several goroutines at once.
+type RawLoadFunc func(path string) (imageprep.Raw, error)
 
 // LoadFunc decodes and preprocesses one image file into the Extractor's
 // input layout (imageprep.Config.LoadFile). It is called from several
@@ -47,11 +63,16 @@ type Config struct {
 	Images    []Image   // all images of the caption file; Build keeps Shard's part
 	Load      LoadFunc  // decoder + preprocessing
 	Extractor Extractor // the network
-	Meta      Meta      // recorded in the manifest; checked when resuming
-	Shard     Shard     // this machine's part; zero value = everything
-	ShardSize int       // images per shard file; 0 means 1000
-	Batch     int       // images per Extract call; 0 means 16
-	Workers   int       // decoding goroutines; 0 means runtime.NumCPU()
+	// LoadRaw and RawExtractor, when both set, replace Load and Extractor:
+	// images are decoded on the CPU and preprocessed by the extractor, and
+	// decoding, copying and computing overlap.
+	LoadRaw      RawLoadFunc
+	RawExtractor RawExtractor
+	Meta         Meta  // recorded in the manifest; checked when resuming
+	Shard        Shard // this machine's part; zero value = everything
+	ShardSize    int   // images per shard file; 0 means 1000
+	Batch        int   // images per Extract call; 0 means 16
+	Workers      int   // decoding goroutines; 0 means runtime.NumCPU()
 	// Progress, when set, is called with images done and total for this run
 	// (images of shards reused from an earlier run count as done).
 	Progress func(done, total int)
@@ -90,10 +111,16 @@ func Build(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := cfg.Shard.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Load == nil || cfg.Extractor == nil {
-		return nil, errors.New("features: Build needs a Load function and an Extractor")
+	raw := cfg.LoadRaw != nil && cfg.RawExtractor != nil
+	if !raw && (cfg.Load == nil || cfg.Extractor == nil) {
+		return nil, errors.New("features: Build needs a Load function and an Extractor (or LoadRaw and a RawExtractor)")
 	}
-	dim := cfg.Extractor.Dim()
+	var dim int
+	if raw {
+		dim = cfg.RawExtractor.Dim()
+	} else {
+		dim = cfg.Extractor.Dim()
+	}
 	if dim <= 0 {
 		return nil, fmt.Errorf("features: extractor reports feature width %d", dim)
 	}
@@ -297,7 +324,8 @@ func checkFileHash(path, want string) error {
 }
 
 type decoded struct {
-	x   []float32
+	x   []float32     // preprocessed (Load)
+	raw imageprep.Raw // decoded only (LoadRaw)
 	err error
 }
 
@@ -311,7 +339,7 @@ type decodeAhead struct {
 	once    sync.Once
 }
 
-func startDecode(images []Image, dir string, load LoadFunc, workers, ahead int) *decodeAhead {
+func startDecode(images []Image, dir string, load func(path string) decoded, workers, ahead int) *decodeAhead {
 	d := &decodeAhead{ready: make([]chan decoded, len(images)), slots: make(chan struct{}, ahead), stopped: make(chan struct{})}
 	for i := range d.ready {
 		d.ready[i] = make(chan decoded, 1)
@@ -339,8 +367,7 @@ func startDecode(images []Image, dir string, load LoadFunc, workers, ahead int) 
 					d.ready[i] <- decoded{err: fmt.Errorf("no file for image id %d in the images folder", images[i].ID)}
 					continue
 				}
-				x, err := load(filepath.Join(dir, images[i].File))
-				d.ready[i] <- decoded{x, err}
+				d.ready[i] <- load(filepath.Join(dir, images[i].File))
 			}
 		}()
 	}
@@ -350,7 +377,16 @@ func startDecode(images []Image, dir string, load LoadFunc, workers, ahead int) 
 func (d *decodeAhead) get(i int) decoded { r := <-d.ready[i]; <-d.slots; return r }
 func (d *decodeAhead) stop()             { d.once.Do(func() { close(d.stopped) }) }
 
-// buildShard computes one shard and writes its two files.
+// pendingBatch is a batch handed to the extractor whose rows are not
+// written yet.
+type pendingBatch struct {
+	images []Image
+	wait   func() ([]float32, error)
+}
+
+// buildShard computes one shard and writes its two files. With a
+// RawExtractor, up to InFlight batches are on their way while the next is
+// decoded; rows are written in image order either way.
 func buildShard(ctx context.Context, cfg Config, images []Image, base string, dim int, progress func(int)) (ShardFile, []Failure, error) {
 	featName, idsName := base+".npy", base+".ids.npy"
 	featPath, idsPath := filepath.Join(cfg.Out, featName), filepath.Join(cfg.Out, idsName)
@@ -359,7 +395,20 @@ func buildShard(ctx context.Context, cfg Config, images []Image, base string, di
 		return ShardFile{}, nil, err
 	}
 	defer rw.Abort()
-	dec := startDecode(images, cfg.ImagesDir, cfg.Load, cfg.Workers, 2*cfg.Batch+cfg.Workers)
+	raw := cfg.LoadRaw != nil && cfg.RawExtractor != nil
+	load := func(path string) decoded {
+		x, err := cfg.Load(path)
+		return decoded{x: x, err: err}
+	}
+	depth := 1
+	if raw {
+		load = func(path string) decoded {
+			r, err := cfg.LoadRaw(path)
+			return decoded{raw: r, err: err}
+		}
+		depth = max(cfg.RawExtractor.InFlight(), 1)
+	}
+	dec := startDecode(images, cfg.ImagesDir, load, cfg.Workers, 2*cfg.Batch+cfg.Workers)
 	defer dec.stop()
 
 	var ids []int64
@@ -367,21 +416,16 @@ func buildShard(ctx context.Context, cfg Config, images []Image, base string, di
 	fail := func(im Image, reason string) {
 		failed = append(failed, Failure{ID: im.ID, File: im.File, Shard: featName, Reason: reason})
 	}
-	var batch []Image
-	var input []float32
-	inLen := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		out, err := cfg.Extractor.Extract(input, len(batch))
+	// write waits for a batch's rows and appends them.
+	write := func(p pendingBatch) error {
+		out, err := p.wait()
 		if err != nil {
-			return fmt.Errorf("extract features of images %d..%d: %w", batch[0].ID, batch[len(batch)-1].ID, err)
+			return fmt.Errorf("extract features of images %d..%d: %w", p.images[0].ID, p.images[len(p.images)-1].ID, err)
 		}
-		if len(out) != len(batch)*dim {
-			return fmt.Errorf("extractor returned %d values for %d images of width %d", len(out), len(batch), dim)
+		if len(out) != len(p.images)*dim {
+			return fmt.Errorf("extractor returned %d values for %d images of width %d", len(out), len(p.images), dim)
 		}
-		for j, im := range batch {
+		for j, im := range p.images {
 			row := out[j*dim : (j+1)*dim]
 			if bad := firstNonFinite(row); bad >= 0 {
 				fail(im, fmt.Sprintf("features contain %v at column %d", row[bad], bad))
@@ -392,7 +436,39 @@ func buildShard(ctx context.Context, cfg Config, images []Image, base string, di
 			}
 			ids = append(ids, im.ID)
 		}
-		batch, input = batch[:0], input[:0]
+		return nil
+	}
+	var queue []pendingBatch
+	queued := 0 // images in queue
+	var batch []Image
+	var input []float32
+	var raws []imageprep.Raw
+	inLen := 0
+	// flush hands the batch to the extractor and writes the oldest
+	// batches' rows until fewer than depth are on their way.
+	flush := func() error {
+		if len(batch) > 0 {
+			p := pendingBatch{images: append([]Image(nil), batch...)}
+			if raw {
+				wait, err := cfg.RawExtractor.SubmitRaw(raws)
+				if err != nil {
+					return fmt.Errorf("extract features of images %d..%d: %w", batch[0].ID, batch[len(batch)-1].ID, err)
+				}
+				p.wait = wait
+			} else {
+				out, err := cfg.Extractor.Extract(input, len(batch))
+				p.wait = func() ([]float32, error) { return out, err }
+			}
+			queue, queued = append(queue, p), queued+len(batch)
+			batch, input, raws = batch[:0], input[:0], raws[:0]
+		}
+		for len(queue) >= depth {
+			if err := write(queue[0]); err != nil {
+				return err
+			}
+			queued -= len(queue[0].images)
+			queue = queue[1:]
+		}
 		return nil
 	}
 	for i, im := range images {
@@ -403,6 +479,9 @@ func buildShard(ctx context.Context, cfg Config, images []Image, base string, di
 		switch {
 		case r.err != nil:
 			fail(im, r.err.Error())
+		case raw:
+			batch = append(batch, im)
+			raws = append(raws, r.raw)
 		case inLen != 0 && len(r.x) != inLen:
 			fail(im, fmt.Sprintf("preprocessed to %d values, other images to %d", len(r.x), inLen))
 		default:
@@ -415,12 +494,19 @@ func buildShard(ctx context.Context, cfg Config, images []Image, base string, di
 				return ShardFile{}, nil, err
 			}
 		}
-		progress(i + 1 - len(batch)) // images extracted or failed
+		progress(i + 1 - len(batch) - queued) // images extracted or failed
 	}
 	if err := flush(); err != nil {
 		return ShardFile{}, nil, err
 	}
+	for _, p := range queue {
+		if err := write(p); err != nil {
+			return ShardFile{}, nil, err
+		}
+	}
 	progress(len(images))
+	// Failures in image order, however decoding and batches interleaved.
+	sort.SliceStable(failed, func(i, j int) bool { return failed[i].ID < failed[j].ID })
 	if ids == nil {
 		ids = []int64{}
 	}
@@ -449,4 +535,25 @@ func firstNonFinite(row []float32) int {
 		}
 	}
 	return -1
+}
+
+// UseExtractor makes ex the network of c. When ex preprocesses decoded
+// images itself (a RawExtractor: the GPU, where only 8-bit planes cross
+// PCIe), images are decoded with prep.LoadRaw and handed over as they are,
+// and Meta.Decoder says that the resize ran on the device; otherwise
+// prep.LoadFile preprocesses them on the CPU. When ex has a batch of its
+// own (a Batch() int method), c.Batch 0 takes it and a larger c.Batch is
+// lowered to it.
+func (c *Config) UseExtractor(ex Extractor, prep imageprep.Config) {
+	c.Extractor, c.Load = ex, prep.LoadFile
+	c.LoadRaw, c.RawExtractor = nil, nil
+	if rx, ok := ex.(RawExtractor); ok {
+		c.LoadRaw, c.RawExtractor = prep.LoadRaw, rx
+		if c.Meta.Decoder != "" {
+			c.Meta.Decoder += ", resized on the device"
+		}
+	}
+	if b, ok := ex.(interface{ Batch() int }); ok && b.Batch() > 0 && (c.Batch <= 0 || c.Batch > b.Batch()) {
+		c.Batch = b.Batch()
+	}
 }

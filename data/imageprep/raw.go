@@ -18,8 +18,8 @@ const (
 // little-endian int64, 128 bytes). Offsets are in bytes from the buffer's
 // start; see tagimp_math.h for each field.
 type RawDesc struct {
-	Off, Kind, W, H, Stride, CbOff, CrOff, CStride      int64
-	SubX, SubY, RW, RH, OX, OY, AlphaWeighted, Reserved int64
+	Off, Kind, W, H, Stride, CbOff, CrOff, CStride   int64
+	SubX, SubY, RW, RH, OX, OY, AlphaWeighted, Span8 int64
 }
 
 // RawDescBytes is the size of a RawDesc (and of struct tg_prep_src).
@@ -67,9 +67,32 @@ func (c Config) geometry(w, h int) (rw, rh, ox, oy int) {
 	return rw, rh, ox, oy
 }
 
+// spanX and spanY are the image's extent in source samples (Span8).
+func (d *RawDesc) spanX() float64 {
+	if s := d.Span8 & 0xffffffff; s != 0 {
+		return float64(s) * 0.125
+	}
+	return float64(d.W)
+}
+
+func (d *RawDesc) spanY() float64 {
+	if s := d.Span8 >> 32; s != 0 {
+		return float64(s) * 0.125
+	}
+	return float64(d.H)
+}
+
 // Raw packs a decoded image (what Decode returns: *image.RGBA, *image.Gray
 // or *image.YCbCr, origin at 0,0) for the device preprocessing.
 func (c Config) Raw(img image.Image) (Raw, error) {
+	b := img.Bounds()
+	return c.raw(img, b.Dx(), b.Dy(), 8)
+}
+
+// raw is Raw for img decoded at DCT scale k/8 (8: full size) of an
+// origW×origH image: the crop geometry comes from the full size and the
+// scaler maps the image's exact extent (Span8), as fusedTensor does.
+func (c Config) raw(img image.Image, origW, origH, k int) (Raw, error) {
 	if err := c.Validate(); err != nil {
 		return Raw{}, err
 	}
@@ -81,8 +104,11 @@ func (c Config) Raw(img image.Image) (Raw, error) {
 	if w <= 0 || h <= 0 {
 		return Raw{}, fmt.Errorf("raw image: empty %d×%d image", w, h)
 	}
-	rw, rh, ox, oy := c.geometry(w, h)
+	rw, rh, ox, oy := c.geometry(origW, origH)
 	d := RawDesc{W: int64(w), H: int64(h), RW: int64(rw), RH: int64(rh), OX: int64(ox), OY: int64(oy), SubX: 1, SubY: 1}
+	if k > 0 && k < 8 {
+		d.Span8 = int64(origW*k) | int64(origH*k)<<32
+	}
 	var pix []byte
 	copyPlane := func(src []byte, stride, rowBytes, rows int) {
 		for y := 0; y < rows; y++ {
@@ -180,8 +206,10 @@ func (a *prepAxis) weight(c int) float64 {
 	return 0
 }
 
-func newPrepAxis(d, dsize, ssize int) prepAxis {
-	scale := float64(ssize) / float64(dsize)
+// newPrepAxis is tg_prep_axis_init: output coordinate d of dsize over
+// ssize samples, span of them image.
+func newPrepAxis(d, dsize, ssize int, span float64) prepAxis {
+	scale := span / float64(dsize)
 	half, a := 1.0, prepAxis{argScale: 1}
 	if scale > 1 {
 		half, a.argScale = scale, 1/scale
@@ -227,8 +255,8 @@ func prepFtou8(f float64) uint8 {
 
 // prepPixel is tg_prep_pixel: the resized 8-bit R, G, B at (x, y).
 func prepPixel(pix []byte, d *RawDesc, x, y int) [3]uint8 {
-	ax := newPrepAxis(x+int(d.OX), int(d.RW), int(d.W))
-	ay := newPrepAxis(y+int(d.OY), int(d.RH), int(d.H))
+	ax := newPrepAxis(x+int(d.OX), int(d.RW), int(d.W), d.spanX())
+	ay := newPrepAxis(y+int(d.OY), int(d.RH), int(d.H), d.spanY())
 	var acc [4]float64
 	for sy := ay.lo; sy < ay.hi; sy++ {
 		wy := ay.weight(sy)
@@ -269,4 +297,44 @@ func prepNorm(v uint8, caffe bool, mean, std float32) float32 {
 		return f - mean
 	}
 	return (f/255 - mean) / std
+}
+
+// LoadRaw decodes the image file at path as LoadFile does (libjpeg-turbo
+// at the DCT scale that still covers the target, unless FullDecode) and
+// packs it for the device preprocessing, with the crop geometry of the
+// full-size image and the exact extent a DCT-scaled decode covers (Span8),
+// as LoadFile's fused path takes them. The device then resizes with the
+// reference filter's arithmetic (FromRaw's), so the two agree within the
+// fused path's bound (TestLoadRawMatchesLoadFile). Errors name the file.
+func (c Config) LoadRaw(path string) (Raw, error) {
+	if err := c.Validate(); err != nil {
+		return Raw{}, err
+	}
+	buf, err := readImageFile(path)
+	if err != nil {
+		return Raw{}, err
+	}
+	r, err := c.RawBytes(buf)
+	if err != nil {
+		return Raw{}, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// RawBytes is LoadRaw for an image already in memory.
+func (c Config) RawBytes(buf []byte) (Raw, error) {
+	var target func(w, h int) (int, int)
+	if !c.FullDecode {
+		target = func(w, h int) (int, int) {
+			rw, rh, _, _ := c.geometry(w, h)
+			return rw, rh
+		}
+	}
+	img, w, h, err := decodeRGB(buf, c.MaxPixels, target)
+	if err != nil {
+		return Raw{}, err
+	}
+	rgba := img.rgba()
+	img.release()
+	return c.raw(rgba, w, h, img.scale)
 }

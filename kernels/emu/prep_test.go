@@ -111,3 +111,57 @@ func TestPrepMatchesTwinAndCPU(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepDCTScaled runs the kernel on real COCO JPEGs as features
+// --device gpu feeds it: decoded at a DCT scale (LoadRaw), with the
+// full-size crop geometry and the decode's exact extent (Span8), and
+// compares it with its Go twin FromRaw, bit for bit.
+func TestPrepDCTScaled(t *testing.T) {
+	paths := realdata.Images(t)
+	k := Kernels{SMs: 2}
+	for _, c := range []imageprep.Config{
+		{Mode: imageprep.Torchvision, Size: 224},
+		{Mode: imageprep.Caffe, Size: 224, CenterCrop: true},
+	} {
+		var pix []byte
+		var descs []imageprep.RawDesc
+		var raws []imageprep.Raw
+		spans := 0
+		for _, p := range paths[:4] {
+			raw, err := c.LoadRaw(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if raw.Desc.Span8 != 0 {
+				spans++
+			}
+			raws = append(raws, raw)
+			descs = append(descs, raw.Desc.Shifted(int64(len(pix))))
+			pix = append(pix, raw.Pix...)
+		}
+		if spans == 0 && imageprep.JPEGDecoder == "libjpeg-turbo" {
+			t.Errorf("%s: no image was decoded at a DCT scale; the test does not exercise Span8", c)
+		}
+		n := c.Len()
+		out := make([]float32, len(descs)*n)
+		mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
+		if c.Mode == imageprep.Caffe {
+			mean = imageprep.CaffeMeanBGR
+		}
+		if err := k.Prep(out, pix, descs, c.Size, c.Mode == imageprep.Caffe, mean, std); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, n)
+		for i, raw := range raws {
+			if err := c.FromRaw(want, raw); err != nil {
+				t.Fatal(err)
+			}
+			for j := range want {
+				if math.Float32bits(out[i*n+j]) != math.Float32bits(want[j]) {
+					t.Errorf("%s image %d: value %d = %v, twin %v", c, i, j, out[i*n+j], want[j])
+					break
+				}
+			}
+		}
+	}
+}
