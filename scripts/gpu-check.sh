@@ -571,12 +571,13 @@ abi = (read("cudnn-abi.out") or "") + (read("cudnn-abi.log") or "")
 print("cuDNN ABI check (cuda/dnn/cudnn_api.h vs cudnn.h): %s" % (
     (re.findall(r"^cudnn-abi: .*$", abi, re.M) or ["no result (exit %s): %s" % (
         (read("cudnn-abi.rc") or "?").strip(), last_line("cudnn-abi.log"))])[-1]))
-for prefix, name in (("cuda", "TestCuDNNConvVGGShapes"), ("cuda", "TestPrep"), ("cuda", "TestHalfKernels"),
-                     ("gpu", "TestVGG16FC7"), ("gpu", "TestVGG16Unfused")):
+for prefix, name in (("cuda", "TestCuDNNConvVGGShapes"), ("cuda", "TestPrep"), ("cuda", "TestPrepDCTScaled"),
+                     ("cuda", "TestHalfKernels"), ("gpu", "TestVGG16FC7"), ("gpu", "TestVGG16Unfused"),
+                     ("gpu", "TestFC7ExtractorPipeline"), ("gpu", "TestFC7ExtractorAutoBatch")):
     rc = (read("%s-%s.rc" % (prefix, name)) or "").strip()
     print("%-24s %s" % (name, {"": "not run", "0": "ok"}.get(rc, "FAIL/TIMEOUT (exit %s)" % rc)))
     log = (read("%s-%s.out" % (prefix, name)) or "") + (read("%s-%s.log" % (prefix, name)) or "")
-    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the CPU path.*|fc7 unfused vs as chosen.*|\w+ as chosen: \d+ of \d+ layers fused)$", log, re.M):
+    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the (?:CPU path|twin).*|in batches of.*|automatic batch.*|fc7 unfused vs as chosen.*|\w+ as chosen: \d+ of \d+ layers fused)$", log, re.M):
         print("  " + l)
 for bname, bprec in (("bench-features", "tf32"), ("bench-features-bf16", "bf16")):
     if state(bname) == "NOT RUN":
@@ -590,8 +591,10 @@ for bname, bprec in (("bench-features", "tf32"), ("bench-features-bf16", "bf16")
           bf["decode_images_per_s"], bf["end_to_end_images_per_s"], 100 * bf["compute_waits_fraction"], bf["bottleneck"],
           bf.get("load_average")))
     if bf.get("raw_end_to_end_images_per_s"):
-        print("        with the preprocessing on the device: decode %.0f, end to end %.0f images/s" % (
-              bf["raw_decode_images_per_s"], bf["raw_end_to_end_images_per_s"]))
+        print("        features pipeline (device preprocessing, batches in flight): decode %.0f, end to end %.0f images/s; "
+              "network waiting %.0f%%; %.0f MB/s copied; bottleneck %s" % (
+              bf["raw_decode_images_per_s"], bf["raw_end_to_end_images_per_s"], 100 * bf.get("raw_compute_waits_fraction", 0),
+              bf.get("raw_copy_mb_per_s", 0), bf.get("raw_bottleneck")))
 vt, err_vt = load_json("bench-vgg-torch.out")
 if err_vt or (vt or {}).get("error"):
     print("  torch: %s (exit %s) %s" % (err_vt or vt.get("error"), (read("bench-vgg-torch.rc") or "?").strip(),

@@ -48,7 +48,7 @@ func TestArgumentsCheckedFirst(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"features --batch 0", feat("--batch", "0"), "--batch 0: must be at least 1"},
+		{"features --batch -1", feat("--batch", "-1"), "--batch -1: want 0 (automatic) or a positive number"},
 		{"features --shard-size 0", feat("--shard-size", "0"), "--shard-size 0: must be at least 1"},
 		{"features --workers 0", feat("--workers", "0"), "--workers 0: must be at least 1"},
 		{"train --checkpoint-every 0", trainArgs(dir, "--checkpoint-every", "0"), "--checkpoint-every 0: must be at least 1"},
