@@ -25,9 +25,10 @@ type AdamHyper struct {
 // launch shape. The per-element math of each kernel is in
 // kernels/tagimp_math.h; its Go twin is named in each method's comment.
 //
-// All buffers hold float32, row-major. A null Buffer passes NULL where the
-// kernel allows it (said per method). Methods queue work on stream s (nil:
-// the legacy default stream) and return launch errors only.
+// All buffers hold float32, row-major, except the 16-bit (bfloat16 or IEEE
+// half) tensors of the half.cu methods, which say so. A null Buffer passes
+// NULL where the kernel allows it (said per method). Methods queue work on
+// stream s (nil: the legacy default stream) and return launch errors only.
 type Kernels struct {
 	mod *Module
 	sms int
@@ -39,6 +40,7 @@ type Kernels struct {
 	gatherRows, gatherRowsDev            *Function
 	denseForwardDev, stepEnd             *Function
 	prep                                 *Function
+	toNHWC16, fromNHWC16, biasReLU16     *Function
 }
 
 // KernelNames lists every extern "C" kernel the fatbin must hold.
@@ -49,6 +51,7 @@ var KernelNames = []string{
 	"tg_adam", "tg_adam_dev", "tg_adam_powers",
 	"tg_gather_rows", "tg_gather_rows_dev", "tg_dense_forward_dev", "tg_step_end",
 	"tg_prep",
+	"tg_nchw_to_nhwc16", "tg_nhwc16_to_nchw", "tg_bias_relu16",
 }
 
 // LoadKernels loads the kernel image (the embedded fatbin, or the file
@@ -74,6 +77,7 @@ func (c *Context) LoadKernels() (*Kernels, error) {
 		{&k.gatherRows, "tg_gather_rows"}, {&k.gatherRowsDev, "tg_gather_rows_dev"},
 		{&k.denseForwardDev, "tg_dense_forward_dev"}, {&k.stepEnd, "tg_step_end"},
 		{&k.prep, "tg_prep"},
+		{&k.toNHWC16, "tg_nchw_to_nhwc16"}, {&k.fromNHWC16, "tg_nhwc16_to_nchw"}, {&k.biasReLU16, "tg_bias_relu16"},
 	} {
 		if *f.dst, err = mod.Function(f.name); err != nil {
 			mod.Unload()
@@ -353,4 +357,50 @@ func (k *Kernels) Prep(s *Stream, out, pix, descs Buffer, n, S int, caffe bool, 
 	return k.prep.Launch(Dim3{X: ceilDiv(S, PrepBlock), Y: S, Z: n}, Dim3{X: PrepBlock}, 0, s,
 		Ptr(out), Ptr(pix), Ptr(descs), I32(S), I32(b2i(caffe)),
 		F32(mean[0]), F32(mean[1]), F32(mean[2]), F32(std[0]), F32(std[1]), F32(std[2]))
+}
+
+// NCHWToNHWC16 converts float32 NCHW in [n, c, hw] to 16-bit NHWC out
+// [n, hw, cpad] (tg_nchw_to_nhwc16, kernels/half.cu): bfloat16 when bf16,
+// else IEEE half, rounded to nearest even; channels c … cpad−1 are zero.
+// Launch: grid-stride over n·hw pixels, block 256. Twin: ops.NCHWToNHWC16.
+func (k *Kernels) NCHWToNHWC16(s *Stream, out, in Buffer, n, c, cpad, hw int, bf16 bool) error {
+	if n <= 0 || hw <= 0 {
+		return nil
+	}
+	if cpad < c || in.Bytes() < int64(n)*int64(c)*int64(hw)*4 || out.Bytes() < int64(n)*int64(hw)*int64(cpad)*2 {
+		return fmt.Errorf("nchw→nhwc16: buffers of %d and %d B for %d×%d×%d (padded to %d channels)", in.Bytes(), out.Bytes(), n, c, hw, cpad)
+	}
+	return k.toNHWC16.Launch(k.gridFor(n*hw), Dim3{X: 256}, 0, s,
+		Ptr(out), Ptr(in), I32(n), I32(c), I32(cpad), I32(hw), I32(b2i(bf16)))
+}
+
+// NHWC16ToNCHW converts 16-bit NHWC in [n, hw, c] to float32 NCHW out
+// [n, c, hw] (tg_nhwc16_to_nchw): exact. Launch: grid-stride over the
+// n·c·hw outputs, block 256. Twin: ops.NHWC16ToNCHW.
+func (k *Kernels) NHWC16ToNCHW(s *Stream, out, in Buffer, n, c, hw int, bf16 bool) error {
+	total := int64(n) * int64(c) * int64(hw)
+	if total <= 0 {
+		return nil
+	}
+	if in.Bytes() < total*2 || out.Bytes() < total*4 {
+		return fmt.Errorf("nhwc16→nchw: buffers of %d and %d B for %d×%d×%d", in.Bytes(), out.Bytes(), n, c, hw)
+	}
+	return k.fromNHWC16.Launch(k.gridFor(int(total)), Dim3{X: 256}, 0, s,
+		Ptr(out), Ptr(in), I32(n), I32(c), I32(hw), I32(b2i(bf16)))
+}
+
+// BiasReLU16 is the epilogue of an unfused 16-bit convolution
+// (tg_bias_relu16), in place on y, a 16-bit NHWC tensor of total values
+// with c channels (c even): y = ReLU(y + bias[channel]) summed in float32
+// and rounded to nearest even; bias is 16-bit [c]. Launch: grid-stride over
+// total/2 words, block 256. Twin: ops.BiasReLUNHWC16.
+func (k *Kernels) BiasReLU16(s *Stream, y, bias Buffer, total int64, c int, bf16 bool) error {
+	if total <= 0 {
+		return nil
+	}
+	if c <= 0 || c%2 != 0 || total%int64(c) != 0 || y.Bytes() < total*2 || bias.Bytes() < int64(c)*2 {
+		return fmt.Errorf("bias+relu16: %d values of %d channels (want an even count dividing them), buffers %d and %d B", total, c, y.Bytes(), bias.Bytes())
+	}
+	return k.biasReLU16.Launch(k.gridFor(int(total/2)), Dim3{X: 256}, 0, s,
+		Ptr(y), Ptr(bias), I64(total), I32(c), I32(b2i(bf16)))
 }

@@ -10,48 +10,41 @@ import (
 	"tagimp/cuda"
 	"tagimp/cuda/dnn"
 	"tagimp/data/imageprep"
+	"tagimp/model/ops"
 	"tagimp/model/vgg16"
 )
-
-// Precision is the arithmetic of VGG16 on the device.
-type Precision string
-
-// The precisions implemented: FP32 is pedantic (no tensor cores in cuDNN or
-// cuBLAS); TF32 (the default, as PyTorch runs cuDNN convolutions) lets
-// both use TF32 tensor cores.
-const (
-	FP32 Precision = "fp32"
-	TF32 Precision = "tf32"
-)
-
-// ParsePrecision checks a --precision value.
-func ParsePrecision(s string) (Precision, error) {
-	switch p := Precision(s); p {
-	case FP32, TF32:
-		return p, nil
-	}
-	return "", fmt.Errorf("precision %q: want fp32 or tf32 (bf16 and fp16 are not implemented yet)", s)
-}
 
 // VGGOptions configures NewVGG16.
 type VGGOptions struct {
 	// Batch is the number of images of one Forward (descriptors, buffers
 	// and the algorithm choice are made for it).
 	Batch int
-	// Precision is FP32 or TF32 (default TF32).
+	// Precision is FP32, TF32 (the default), BF16 or FP16.
 	Precision Precision
 	// MaxWorkspace bounds the scratch cuDNN may use per convolution while
 	// the algorithms are measured (default 1 GiB).
 	MaxWorkspace int64
+	// unfused puts every 16-bit layer on the unfused path (plain
+	// convolution + tg_bias_relu16) without trying the fused call: the
+	// test that compares both paths sets it.
+	unfused bool
 }
 
 // VGG16 runs VGG16 up to fc7 on the device: 13 convolutions with bias and
 // ReLU fused (cudnnConvolutionBiasActivationForward), 5 max-pools (cuDNN),
 // fc6 and fc7 through cuBLAS with our fused bias+ReLU epilogue
-// (tg_dense_forward). Activations are NCHW float32. The weights are those of
-// a model/vgg16.Net (the CPU path's loader), uploaded once. The algorithm of
-// each convolution is measured once, at construction, for the batch size,
-// and the workspace sized to the largest chosen algorithm's need.
+// (tg_dense_forward). At FP32/TF32 activations are NCHW float32. At
+// BF16/FP16 the convolutions and pools run on NHWC 16-bit tensors with
+// float32 accumulation: Forward first converts the float32 NCHW input to
+// 16-bit NHWC (tg_nchw_to_nhwc16, channels padded to 8) and pool5 back to
+// float32 NCHW (tg_nhwc16_to_nchw) for fc6, whose flatten order is then
+// PyTorch's; a 16-bit layer whose fused call cuDNN does not support runs
+// cudnnConvolutionForward + tg_bias_relu16 instead (decided per layer at
+// construction; Describe says which). The weights are those of a
+// model/vgg16.Net (the CPU path's loader), uploaded once (converted on the
+// host to 16-bit NHWC filters at BF16/FP16). The algorithm of each
+// convolution is measured once, at construction, for the batch size, and
+// the workspace sized to the largest chosen algorithm's need.
 //
 // All calls must come from a goroutine bound to ctx (ctx.Bind).
 type VGG16 struct {
@@ -74,8 +67,10 @@ type VGG16 struct {
 	in       cuda.Buffer
 	act      [2]cuda.Buffer
 	fc6, fc7 cuda.Buffer
-	ws       cuda.Buffer
-	bufs     []*cuda.Buffer
+	// BF16/FP16: the 16-bit NHWC input and pool5 as float32 NCHW.
+	in16, flat cuda.Buffer
+	ws         cuda.Buffer
+	bufs       []*cuda.Buffer
 	// Raw images for the device preprocessing, grown as needed.
 	pix, descs cuda.Buffer
 }
@@ -90,8 +85,14 @@ type vggConv struct {
 	wsBytes    uint64
 	ms         float32
 	cin, cout  int
+	cinPad     int // cin, or input16Channels for conv1_1 at BF16/FP16
 	size       int
 	poolAfter  bool
+	// fused: bias and ReLU inside cudnnConvolutionBiasActivationForward;
+	// else cudnnConvolutionForward then tg_bias_relu16, because of unfused
+	// (the status the fused call gave, or why it was not tried).
+	fused   bool
+	unfused string
 }
 
 // NewVGG16 uploads net's weights to the device of ctx and prepares the
@@ -126,7 +127,10 @@ func NewVGG16(ctx *cuda.Context, net *vgg16.Net, o VGGOptions) (v *VGG16, err er
 	if v.k, err = ctx.LoadKernels(); err != nil {
 		return v, err
 	}
-	if v.blas, err = ctx.NewBLAS(v.stream, o.Precision == TF32); err != nil {
+	// fc6 and fc7 are float32 GEMMs at every precision; TF32 tensor cores
+	// unless FP32 (BF16/FP16: as PyTorch's autocast runs them in 16 bits,
+	// ours are at least as exact).
+	if v.blas, err = ctx.NewBLAS(v.stream, o.Precision != FP32); err != nil {
 		return v, err
 	}
 	if v.h, err = dnn.NewHandle(v.stream.Handle()); err != nil {
@@ -144,16 +148,34 @@ func NewVGG16(ctx *cuda.Context, net *vgg16.Net, o VGGOptions) (v *VGG16, err er
 	if err = v.chooseAlgorithms(); err != nil {
 		return v, err
 	}
+	if err = v.choosePaths(); err != nil {
+		return v, err
+	}
 	return v, nil
 }
 
 // alloc allocates n float32 and remembers the buffer for Close.
-func (v *VGG16) alloc(n int) (cuda.Buffer, error) {
-	b, err := v.ctx.AllocF32(n)
+func (v *VGG16) alloc(n int) (cuda.Buffer, error) { return v.allocBytes(int64(n) * 4) }
+
+// allocBytes allocates bytes and remembers the buffer for Close.
+func (v *VGG16) allocBytes(bytes int64) (cuda.Buffer, error) {
+	b, err := v.ctx.Alloc(bytes)
 	if err != nil {
 		return b, fmt.Errorf("vgg16 on the GPU: %w", err)
 	}
 	v.bufs = append(v.bufs, &b)
+	return b, nil
+}
+
+// upload16 copies 16-bit values to a new device buffer.
+func (v *VGG16) upload16(x []uint16, name string) (cuda.Buffer, error) {
+	b, err := v.allocBytes(int64(len(x)) * 2)
+	if err != nil {
+		return b, err
+	}
+	if err := v.ctx.UploadBytes(b, unsafe.Slice((*byte)(unsafe.Pointer(&x[0])), 2*len(x))); err != nil {
+		return b, fmt.Errorf("upload %s: %w", name, err)
+	}
 	return b, nil
 }
 
@@ -168,52 +190,94 @@ func (v *VGG16) uploadParam(p vgg16.Param) (cuda.Buffer, error) {
 	return b, nil
 }
 
-// upload copies the weights and builds the layers' descriptors.
+// upload copies the weights and builds the layers' descriptors. At
+// BF16/FP16 the filters are converted on the host (ops.FilterToNHWC16:
+// cuDNN's NHWC filter layout [out][kh][kw][in], RNE) and the biases
+// rounded to the same 16-bit type, and every tensor, filter and pool
+// descriptor is NHWC of that type with FLOAT compute and tensor-op math.
 func (v *VGG16) upload(net *vgg16.Net) error {
 	byName := map[string]vgg16.Param{}
 	for _, p := range net.Params() {
 		byName[p.Name] = p
 	}
-	cfg, n := v.cfg, v.opts.Batch
-	math := dnn.DefaultMath
-	if v.opts.Precision == FP32 {
+	cfg, n, prec := v.cfg, v.opts.Batch, v.opts.Precision
+	half, bf := prec.is16(), prec == BF16
+	dtype, format, math := dnn.Float, dnn.NCHW, dnn.DefaultMath
+	switch {
+	case prec == FP32:
 		math = dnn.FMAMath
+	case half:
+		// cuDNN's PSEUDO_BFLOAT16_CONFIG / PSEUDO_HALF_CONFIG: 16-bit x, w
+		// and y, FLOAT compute type (NewConv below), tensor cores.
+		dtype, format, math = dnn.Half, dnn.NHWC, dnn.TensorOpMath
+		if bf {
+			dtype = dnn.BFloat16
+		}
 	}
 	specs := cfg.Params(false)
-	s, in, maxAct := cfg.InputSize, 3, cfg.InputLen()
+	s, in := cfg.InputSize, 3
 	i := 0
 	for _, block := range cfg.Blocks {
 		for j, out := range block {
-			l := vggConv{cin: in, cout: out, size: s, poolAfter: j == len(block)-1}
+			l := vggConv{cin: in, cinPad: in, cout: out, size: s, poolAfter: j == len(block)-1, fused: true}
 			var err error
-			if l.w, err = v.uploadParam(byName[specs[i].Name]); err != nil {
-				return err
-			}
-			if l.b, err = v.uploadParam(byName[specs[i+1].Name]); err != nil {
-				return err
-			}
+			wp, bp := byName[specs[i].Name], byName[specs[i+1].Name]
 			i += 2
-			if l.x, err = dnn.NewTensor(dnn.NCHW, dnn.Float, n, in, s, s); err != nil {
+			if half {
+				if len(v.layers) == 0 {
+					l.cinPad = input16Channels
+				}
+				if l.w, err = v.upload16(ops.FilterToNHWC16(wp.Data, out, in, 3, 3, l.cinPad, bf), wp.Name); err != nil {
+					return err
+				}
+				b16 := make([]uint16, len(bp.Data))
+				for k, b := range bp.Data {
+					b16[k] = ops.To16(b, bf)
+				}
+				if l.b, err = v.upload16(b16, bp.Name); err != nil {
+					return err
+				}
+			} else {
+				if l.w, err = v.uploadParam(wp); err != nil {
+					return err
+				}
+				if l.b, err = v.uploadParam(bp); err != nil {
+					return err
+				}
+			}
+			if l.x, err = dnn.NewTensor(format, dtype, n, l.cinPad, s, s); err != nil {
 				return err
 			}
-			if l.y, err = dnn.NewTensor(dnn.NCHW, dnn.Float, n, out, s, s); err != nil {
+			if l.y, err = dnn.NewTensor(format, dtype, n, out, s, s); err != nil {
 				return err
 			}
-			if l.bias, err = dnn.NewTensor(dnn.NCHW, dnn.Float, 1, out, 1, 1); err != nil {
+			// The fused call's bias has y's data type in every configuration
+			// but the INT8 ones (the configuration table of
+			// cudnnConvolutionBiasActivationForward in cuDNN's API reference,
+			// which we could not quote here; public callers agree:
+			// LeelaChessZero/lc0 src/neural/cuda/layers.cc, ConvLayer<half>
+			// with NHWC: bias descriptor 1×C×1×1 of CUDNN_DATA_HALF, float
+			// alpha/beta, into cudnnConvolutionBiasActivationForward;
+			// openvinotoolkit/openvino_contrib
+			// modules/nvidia_plugin/src/ops/fused_convolution_cudnn.cpp,
+			// MakeBiasDescriptor: NCHW 1×C×1×1 of the convolution's element
+			// type). A 1×C×1×1 tensor lies the same in NCHW and NHWC. Not
+			// yet confirmed on a GPU: choosePaths falls back if cuDNN
+			// rejects it.
+			if l.bias, err = dnn.NewTensor(dnn.NCHW, dtype, 1, out, 1, 1); err != nil {
 				return err
 			}
-			if l.f, err = dnn.NewFilter(dnn.Float, dnn.NCHW, out, in, 3, 3); err != nil {
+			if l.f, err = dnn.NewFilter(dtype, format, out, l.cinPad, 3, 3); err != nil {
 				return err
 			}
 			if l.conv, err = dnn.NewConv(1, 1, 1, 1, dnn.Float, math); err != nil {
 				return err
 			}
 			if l.poolAfter {
-				if l.pool, err = dnn.NewTensor(dnn.NCHW, dnn.Float, n, out, s/2, s/2); err != nil {
+				if l.pool, err = dnn.NewTensor(format, dtype, n, out, s/2, s/2); err != nil {
 					return err
 				}
 			}
-			maxAct = max(maxAct, out*s*s)
 			v.layers = append(v.layers, l)
 			in = out
 			if l.poolAfter {
@@ -231,8 +295,23 @@ func (v *VGG16) upload(net *vgg16.Net) error {
 	if v.in, err = v.alloc(n * cfg.InputLen()); err != nil {
 		return err
 	}
+	// The ping-pong buffers hold the largest activation (at FP32/TF32 also
+	// the input's size: the algorithm search runs conv1_1 on act[0]), at
+	// the precision's element size, as DeviceBytesPerImage counts them.
+	maxAct := maxActivation(cfg)
+	if !half {
+		maxAct = max(maxAct, int64(cfg.InputLen()))
+	}
 	for j := range v.act {
-		if v.act[j], err = v.alloc(n * maxAct); err != nil {
+		if v.act[j], err = v.allocBytes(int64(n) * maxAct * prec.actBytes()); err != nil {
+			return err
+		}
+	}
+	if half {
+		if v.in16, err = v.allocBytes(int64(n) * input16Channels * int64(cfg.InputSize*cfg.InputSize) * 2); err != nil {
+			return err
+		}
+		if v.flat, err = v.alloc(n * cfg.FlatDim()); err != nil {
 			return err
 		}
 	}
@@ -288,6 +367,42 @@ func (v *VGG16) chooseAlgorithms() error {
 	return nil
 }
 
+// choosePaths decides, at BF16/FP16, which layers run fused: each layer
+// tries cudnnConvolutionBiasActivationForward once with its chosen
+// algorithm (on the scratch activations); a not-supported status
+// (dnn.IsNotSupported) puts it on cudnnConvolutionForward +
+// tg_bias_relu16, and so does a bad-parameter status (dnn.IsBadParam):
+// the fused call's extra descriptors (bias type and layout, activation)
+// are the part of this configuration no run has confirmed yet, and the
+// unfused path does not use them; Describe shows the status either way.
+// Any other error fails construction. FP32/TF32 layers stay fused (cuDNN
+// supports every algorithm with ReLU there).
+func (v *VGG16) choosePaths() error {
+	if !v.opts.Precision.is16() {
+		return nil
+	}
+	for i := range v.layers {
+		l := &v.layers[i]
+		if v.opts.unfused {
+			l.fused, l.unfused = false, "unfused by option"
+			continue
+		}
+		err := v.h.ConvBiasAct(l.x, uintptr(v.act[0].Ptr()), l.f, uintptr(l.w.Ptr()), l.conv, l.algo,
+			uintptr(v.ws.Ptr()), l.wsBytes, l.bias, uintptr(l.b.Ptr()), v.relu, l.y, uintptr(v.act[1].Ptr()))
+		switch {
+		case err == nil:
+			l.fused = true
+		case dnn.IsNotSupported(err) || dnn.IsBadParam(err):
+			l.fused, l.unfused = false, err.Error()
+		default:
+			return fmt.Errorf("conv%d: trying the fused convolution + bias + ReLU: %w", i+1, err)
+		}
+	}
+	// A failure of the trial runs themselves shows here, not in the first
+	// Forward.
+	return v.stream.Synchronize()
+}
+
 // Batch is the number of images of one Forward.
 func (v *VGG16) Batch() int { return v.opts.Batch }
 
@@ -307,13 +422,33 @@ func (v *VGG16) Kernels() *cuda.Kernels { return v.k }
 // Forward queues the whole network on v's stream: Input → FC7. It does
 // not wait; Stream().Synchronize() (or a download) does.
 func (v *VGG16) Forward() error {
+	n, prec := v.opts.Batch, v.opts.Precision
+	half, bf := prec.is16(), prec == BF16
 	cur, next := v.in, 0
+	if half {
+		hw := v.cfg.InputSize * v.cfg.InputSize
+		if err := v.k.NCHWToNHWC16(v.stream, v.in16, v.in, n, 3, input16Channels, hw, bf); err != nil {
+			return fmt.Errorf("input to %s NHWC: %w", prec, err)
+		}
+		cur = v.in16
+	}
 	for i := range v.layers {
 		l := &v.layers[i]
 		dst := v.act[next]
-		if err := v.h.ConvBiasAct(l.x, uintptr(cur.Ptr()), l.f, uintptr(l.w.Ptr()), l.conv, l.algo,
-			uintptr(v.ws.Ptr()), l.wsBytes, l.bias, uintptr(l.b.Ptr()), v.relu, l.y, uintptr(dst.Ptr())); err != nil {
-			return fmt.Errorf("conv%d: %w", i+1, err)
+		if l.fused {
+			if err := v.h.ConvBiasAct(l.x, uintptr(cur.Ptr()), l.f, uintptr(l.w.Ptr()), l.conv, l.algo,
+				uintptr(v.ws.Ptr()), l.wsBytes, l.bias, uintptr(l.b.Ptr()), v.relu, l.y, uintptr(dst.Ptr())); err != nil {
+				return fmt.Errorf("conv%d: %w", i+1, err)
+			}
+		} else {
+			if err := v.h.ConvForward(1, l.x, uintptr(cur.Ptr()), l.f, uintptr(l.w.Ptr()), l.conv, l.algo,
+				uintptr(v.ws.Ptr()), l.wsBytes, 0, l.y, uintptr(dst.Ptr())); err != nil {
+				return fmt.Errorf("conv%d: %w", i+1, err)
+			}
+			total := int64(n) * int64(l.cout) * int64(l.size) * int64(l.size)
+			if err := v.k.BiasReLU16(v.stream, dst, l.b, total, l.cout, bf); err != nil {
+				return fmt.Errorf("conv%d bias+ReLU: %w", i+1, err)
+			}
 		}
 		cur, next = dst, 1-next
 		if l.poolAfter {
@@ -324,8 +459,16 @@ func (v *VGG16) Forward() error {
 			cur, next = dst, 1-next
 		}
 	}
-	n, fc, flat := v.opts.Batch, v.cfg.FC, v.cfg.FlatDim()
-	// A Linear layer: Y[n, out] = X[n, in]·Wᵀ, then bias and ReLU.
+	fc, flat := v.cfg.FC, v.cfg.FlatDim()
+	if half {
+		last := v.layers[len(v.layers)-1]
+		s := last.size / 2
+		if err := v.k.NHWC16ToNCHW(v.stream, v.flat, cur, n, last.cout, s*s, bf); err != nil {
+			return fmt.Errorf("pool5 to float32 NCHW: %w", err)
+		}
+		cur = v.flat
+	}
+	// A Linear layer: Y[n, out] = X·Wᵀ, then bias and ReLU.
 	if err := v.blas.Sgemm(false, true, n, fc, flat, 1, cur, flat, v.fc6w, flat, 0, v.fc6, fc); err != nil {
 		return fmt.Errorf("fc6: %w", err)
 	}
@@ -455,11 +598,20 @@ func (v *VGG16) FC7Host(x []float32, n int) ([]float32, error) {
 }
 
 // Describe says, one line a layer, which algorithm each convolution uses,
-// its measured time and workspace, and which cuDNN.
+// its measured time and workspace, whether bias and ReLU are fused into
+// cuDNN's call or run by tg_bias_relu16 (and why), and which cuDNN.
 func (v *VGG16) Describe() string {
-	s := fmt.Sprintf("%s, precision %s, batch %d, workspace %d B\n", v.lib, v.opts.Precision, v.opts.Batch, v.ws.Bytes())
+	layout := "NCHW float32"
+	if v.opts.Precision.is16() {
+		layout = fmt.Sprintf("NHWC %s (input padded to %d channels), float32 accumulation", v.opts.Precision, input16Channels)
+	}
+	s := fmt.Sprintf("%s, precision %s, %s, batch %d, workspace %d B\n", v.lib, v.opts.Precision, layout, v.opts.Batch, v.ws.Bytes())
 	for i, l := range v.layers {
-		s += fmt.Sprintf("  conv%-2d %3d→%3d %3d×%-3d %-22v %7.3f ms  workspace %d B\n", i+1, l.cin, l.cout, l.size, l.size, l.algo, l.ms, l.wsBytes)
+		path := "fused bias+ReLU"
+		if !l.fused {
+			path = "conv + tg_bias_relu16 (" + l.unfused + ")"
+		}
+		s += fmt.Sprintf("  conv%-2d %3d→%3d %3d×%-3d %-22v %7.3f ms  workspace %d B  %s\n", i+1, l.cin, l.cout, l.size, l.size, l.algo, l.ms, l.wsBytes, path)
 	}
 	return s
 }

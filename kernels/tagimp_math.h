@@ -179,6 +179,128 @@ TG_HD static inline float tg_dense_act_grad(float dy, float y, float keep)
 }
 
 /* ------------------------------------------------------------------------
+ * 16-bit floats (kernels/half.cu): VGG16's bf16 and fp16 precisions keep
+ * activations and weights as IEEE binary16 ("fp16": 1 sign, 5 exponent, 10
+ * mantissa bits; unit roundoff 2^-11) or bfloat16 ("bf16": float32's upper
+ * 16 bits, 8 exponent, 7 mantissa bits; unit roundoff 2^-8), stored as
+ * uint16_t. Conversions from float32 round to nearest, ties to even (RNE),
+ * done with integer operations only, so that the device, the host emulator
+ * and the Go twins (ops.F32ToBF16, ops.F32ToF16) give the same bits; no
+ * cuda_fp16.h/cuda_bf16.h intrinsics, whose NaN payloads and host fallbacks
+ * differ between CUDA versions.
+ *   bf16: u + 0x7FFF + ((u >> 16) & 1), upper 16 bits (a carry into the
+ *         exponent is the correct rounding, up to ±Inf); NaN → sign|0x7FC0|
+ *         the payload's top bits (always quiet, never Inf).
+ *   fp16: |x| ≥ 65520 (halfway above the largest finite 65504) → ±Inf;
+ *         normal range (|x| ≥ 2^-14): exponent rebiased by 127−15 = 112,
+ *         mantissa rounded at bit 13; subnormal range: the 24-bit
+ *         significand shifted right by 126 − e, rounded at the shifted-out
+ *         bits; |x| ≤ 2^-25 → ±0 (2^-25 itself ties to even 0); NaN → quiet
+ *         NaN keeping the sign and the payload's top 10 bits.
+ * Back to float32 is exact: bf16 << 16; fp16 by fields (subnormals
+ * normalised).
+ * ------------------------------------------------------------------------ */
+#ifdef __CUDA_ARCH__
+#define tg_f2u(f) __float_as_uint(f)
+#define tg_u2f(u) __uint_as_float(u)
+#else
+TG_HD static inline uint32_t tg_f2u(float f)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.f = f;
+    return v.u;
+}
+TG_HD static inline float tg_u2f(uint32_t u)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.u = u;
+    return v.f;
+}
+#endif
+
+TG_HD static inline uint16_t tg_f32_to_bf16(float f)
+{
+    uint32_t u = tg_f2u(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN */
+        return (uint16_t)((u >> 16) | 0x0040u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+TG_HD static inline float tg_bf16_to_f32(uint16_t h)
+{
+    return tg_u2f((uint32_t)h << 16);
+}
+
+TG_HD static inline uint16_t tg_f32_to_f16(float f)
+{
+    uint32_t u = tg_f2u(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) /* NaN */
+        return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+    if (a >= 0x477ff000u) /* ≥ 65520, or Inf */
+        return (uint16_t)(sign | 0x7c00u);
+    if (a >= 0x38800000u) { /* normal: ≥ 2^-14 */
+        a += 0xfffu + ((a >> 13) & 1u);
+        return (uint16_t)(sign | ((a - 0x38000000u) >> 13));
+    }
+    if (a <= 0x33000000u) /* ≤ 2^-25 */
+        return sign;
+    uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;
+    uint32_t shift = 126u - e; /* 14 … 24 */
+    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1u), half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (r & 1u)))
+        r++;
+    return (uint16_t)(sign | r);
+}
+
+TG_HD static inline float tg_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0x1f)
+        return tg_u2f(sign | 0x7f800000u | (m << 13));
+    if (e == 0) {
+        if (m == 0)
+            return tg_u2f(sign);
+        e = 113;
+        while (!(m & 0x400u)) {
+            m <<= 1;
+            e--;
+        }
+        return tg_u2f(sign | (e << 23) | ((m & 0x3ffu) << 13));
+    }
+    return tg_u2f(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+/* tg_to16 and tg_from16 pick the format: bf16 != 0 for bfloat16, else fp16. */
+TG_HD static inline uint16_t tg_to16(float f, int bf16)
+{
+    return bf16 ? tg_f32_to_bf16(f) : tg_f32_to_f16(f);
+}
+
+TG_HD static inline float tg_from16(uint16_t h, int bf16)
+{
+    return bf16 ? tg_bf16_to_f32(h) : tg_f16_to_f32(h);
+}
+
+/* tg_bias_relu16 is the epilogue of an unfused 16-bit convolution: the
+ * 16-bit pre-activation y and the 16-bit bias b widened to float32, added
+ * in float32 (tg_add: one rounding), ReLU (NaN → 0, as cuDNN's
+ * CUDNN_NOT_PROPAGATE_NAN and tg_dense_act), rounded back to 16 bits. */
+TG_HD static inline uint16_t tg_bias_relu16(uint16_t y, uint16_t b, int bf16)
+{
+    float x = tg_add(tg_from16(y, bf16), tg_from16(b, bf16));
+    return tg_to16(x > 0.0f ? x : 0.0f, bf16);
+}
+
+/* ------------------------------------------------------------------------
  * Losses (kernels/loss.cu). z is a logit, y a 0/1 target, t an importance.
  *   σ(z)        = 1/(1+e^{-z}) for z ≥ 0,  e^{z}/(1+e^{z}) otherwise (no overflow)
  *   BCE(z, y)   = max(z, 0) − z·y + log1p(e^{−|z|})        (stable for |z| ≫ 1)

@@ -26,7 +26,8 @@
 #          declarations compiled against the wheel's cudnn.h; TAGIMP_CUDNN_ABI=ok|failed
 #          for the cuDNN tests); the carried COCO images for the tests (TAGIMP_TEST_DATA);
 #          after them `tagimp-gpu bench features --device gpu` and the torchvision peer
-#          (vgg_torch.py) at batch 64.
+#          (vgg_torch.py) at batch 64; last, ours again at --precision bf16 (skipped when
+#          the budget is spent).
 #       Every part runs under `timeout`, and the whole run within RUN_BUDGET seconds
 #       (default 450): a part that would start past it is reported as skipped. Logs go
 #       to OUTDIR; at the end ONE table: each test's result and time, the nvcc build,
@@ -385,6 +386,12 @@ cmd_run() {
 			--images "$bin/data/coco/val2017" --repeat 40 --batch 64 --precision tf32 --json
 	fi
 	run_logged bench-vgg-torch "$T_VGG" "$PY" "$bin/vgg_torch.py" --json --batch 64 --rounds 3 --iters 5
+	# Ours at bf16 (the peer above ran every precision), last: the first part the
+	# budget drops when it runs short.
+	if [[ -d "$bin/data/coco/val2017" ]]; then
+		run_logged bench-features-bf16 "$T_FEAT" "$tmpbin/tagimp-gpu" bench features --device gpu \
+			--images "$bin/data/coco/val2017" --repeat 10 --batch 64 --precision bf16 --json
+	fi
 
 	echo "total: $(($(now) - START))s" >>"$out/env.txt"
 	if [[ "${DRY_RUN:-0}" == 1 ]]; then
@@ -565,18 +572,22 @@ print("cuDNN ABI check (cuda/dnn/cudnn_api.h vs cudnn.h): %s" % (
     (re.findall(r"^cudnn-abi: .*$", abi, re.M) or ["no result (exit %s): %s" % (
         (read("cudnn-abi.rc") or "?").strip(), last_line("cudnn-abi.log"))])[-1]))
 for prefix, name in (("cuda", "TestCuDNNConvVGGShapes"), ("cuda", "TestPrep"), ("cuda", "TestPrepDCTScaled"),
-                     ("gpu", "TestVGG16FC7"), ("gpu", "TestFC7ExtractorPipeline"), ("gpu", "TestFC7ExtractorAutoBatch")):
+                     ("cuda", "TestHalfKernels"), ("gpu", "TestVGG16FC7"), ("gpu", "TestVGG16Unfused"),
+                     ("gpu", "TestFC7ExtractorPipeline"), ("gpu", "TestFC7ExtractorAutoBatch")):
     rc = (read("%s-%s.rc" % (prefix, name)) or "").strip()
     print("%-24s %s" % (name, {"": "not run", "0": "ok"}.get(rc, "FAIL/TIMEOUT (exit %s)" % rc)))
     log = (read("%s-%s.out" % (prefix, name)) or "") + (read("%s-%s.log" % (prefix, name)) or "")
-    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the (?:CPU path|twin).*|in batches of.*|automatic batch.*)$", log, re.M):
+    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the (?:CPU path|twin).*|in batches of.*|automatic batch.*|fc7 unfused vs as chosen.*|\w+ as chosen: \d+ of \d+ layers fused)$", log, re.M):
         print("  " + l)
-bf, err_bf = load_json("bench-features.out")
-if err_bf or (bf or {}).get("error"):
-    print("  ours  bench features: %s (exit %s) %s" % (err_bf, (read("bench-features.rc") or "?").strip(), last_line("bench-features.log")))
-else:
-    print("  ours  bench features tf32 batch %d, %d images: compute %.0f, decode %.0f, end to end %.0f images/s; "
-          "network waiting %.0f%%; bottleneck %s (load %s)" % (bf["batch"], bf["images"], bf["compute_images_per_s"],
+for bname, bprec in (("bench-features", "tf32"), ("bench-features-bf16", "bf16")):
+    if state(bname) == "NOT RUN":
+        continue
+    bf, err_bf = load_json(bname + ".out")
+    if err_bf or (bf or {}).get("error"):
+        print("  ours  bench features %s: %s (%s) %s" % (bprec, err_bf or bf.get("error"), state(bname), last_line(bname + ".log")))
+        continue
+    print("  ours  bench features %s batch %d, %d images: compute %.0f, decode %.0f, end to end %.0f images/s; "
+          "network waiting %.0f%%; bottleneck %s (load %s)" % (bprec, bf["batch"], bf["images"], bf["compute_images_per_s"],
           bf["decode_images_per_s"], bf["end_to_end_images_per_s"], 100 * bf["compute_waits_fraction"], bf["bottleneck"],
           bf.get("load_average")))
     if bf.get("raw_end_to_end_images_per_s"):

@@ -46,7 +46,7 @@ Examples:
 			&cli.StringFlag{Name: "images", Usage: "(required) folder of JPEG files to decode (all *.jpg in it)"},
 			&cli.StringFlag{Name: "weights", Value: "random:1", Usage: "VGG16 weights (.pth, .npz or random:SEED; the time does not depend on them)"},
 			&cli.IntFlag{Name: "batch", Value: 16, Usage: "images per forward pass (on the GPU 0: the most that fits in its free memory)"},
-			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic (see features --help)"},
+			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic: tf32, fp32, bf16 or fp16 (see features --help)"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "decoding goroutines"},
 			&cli.IntFlag{Name: "iters", Value: 10, Usage: "timed compute-only batches"},
 			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "use the images this many times (a larger end-to-end run from a small folder)"},

@@ -100,7 +100,7 @@ Example:
 			&cli.StringFlag{Name: "out", Usage: "(required) cache folder to write (created; an earlier run there is resumed)"},
 			deviceFlag(),
 			&cli.IntFlag{Name: "batch", Usage: "images per forward pass; 0 (default): 16 on the CPU, on the GPU the most that fits in its free memory (at most 256; an out-of-memory error halves it)"},
-			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic: tf32 (cuDNN and cuBLAS on TF32 tensor cores, PyTorch's default for cuDNN) or fp32 (no tensor cores); the CPU path is always FP32, the reference. Features of another precision are other features (recorded in the manifest; train refuses to mix them). Deviation of fc7 from the CPU path: not yet measured on a GPU (scripts/gpu-check.sh prints it, TestVGG16FC7)"},
+			&cli.StringFlag{Name: "precision", Value: "tf32", Usage: "GPU arithmetic: tf32 (cuDNN and cuBLAS on TF32 tensor cores, PyTorch's default for cuDNN), fp32 (no tensor cores), bf16 or fp16 (convolutions and pools on channels-last bfloat16 / IEEE half tensors with float32 accumulation, as PyTorch's autocast with channels_last; fc6/fc7 in TF32); the CPU path is always FP32, the reference. Features of another precision are other features (recorded in the manifest; train refuses to mix them). Deviation of fc7 from the CPU path: not yet measured on a GPU (scripts/gpu-check.sh prints it, TestVGG16FC7)"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "image decoding goroutines"},
 			&cli.StringFlag{Name: "shard", Usage: "compute only part K/N of the images (id mod N == K), e.g. 0/4"},
 			&cli.IntFlag{Name: "shard-count", Usage: "number of parts N for JOB_COMPLETION_INDEX (Kubernetes) or to override SLURM_ARRAY_TASK_COUNT"},

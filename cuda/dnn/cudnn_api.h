@@ -66,6 +66,8 @@ typedef struct tg_cudnn_fwd_perf cudnnConvolutionFwdAlgoPerf_t;
 /* X(name, value): every constant used. */
 #define TG_CUDNN_CONSTS(X)                               \
     X(CUDNN_STATUS_SUCCESS, 0)                           \
+    X(CUDNN_STATUS_BAD_PARAM, 2000)                      \
+    X(CUDNN_STATUS_NOT_SUPPORTED, 3000)                  \
     X(CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED, 4003) \
     X(CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED, 4004) \
     X(CUDNN_DATA_FLOAT, 0)                               \

@@ -86,6 +86,38 @@ func IsAllocFailed(err error) bool {
 	return false
 }
 
+// IsNotSupported reports whether err is a cuDNN status saying the call's
+// configuration is not supported (cuDNN 9: CUDNN_STATUS_NOT_SUPPORTED, 3000,
+// and its sub-codes 3001–3999 — _GRAPH_PATTERN, _SHAPE, _DATA_TYPE,
+// _LAYOUT, … as cudnn_graph.h numbers them; cuDNN 8:
+// CUDNN_STATUS_NOT_SUPPORTED, 9). VGG16's 16-bit layers use it to fall back
+// from the fused convolution + bias + ReLU to a plain convolution and our
+// own epilogue.
+func IsNotSupported(err error) bool {
+	var st *Status
+	if !errors.As(err, &st) {
+		return false
+	}
+	if st.Code/1000 == C.CUDNN_STATUS_NOT_SUPPORTED/1000 {
+		return true
+	}
+	return st.Code == 9 && openLib != nil && openLib.Major() == 8 // 9 is no status in cuDNN 9
+}
+
+// IsBadParam reports whether err is a cuDNN status saying a parameter or
+// descriptor is invalid for the call (cuDNN 9: CUDNN_STATUS_BAD_PARAM, 2000,
+// and its sub-codes 2001–2999; cuDNN 8: 3).
+func IsBadParam(err error) bool {
+	var st *Status
+	if !errors.As(err, &st) {
+		return false
+	}
+	if st.Code/1000 == C.CUDNN_STATUS_BAD_PARAM/1000 {
+		return true
+	}
+	return st.Code == 3 && openLib != nil && openLib.Major() == 8 // 3 is no status in cuDNN 9
+}
+
 // ErrNotOpen is returned by every call made before Open succeeded.
 var ErrNotOpen = errors.New("cuDNN not loaded (call dnn.Open first)")
 
@@ -300,6 +332,14 @@ func (h *Handle) WorkspaceSize(x *Tensor, w *Filter, conv *Conv, y *Tensor, algo
 }
 
 // ConvForward computes y = alpha·conv(x, w) + beta·y.
+//
+// alpha and beta (here and in ConvBiasAct and Pool) reach cuDNN as
+// pointers to float (loader.c): cuDNN's scaling parameters are float for
+// FLOAT, HALF and BFLOAT16 tensors and double only for DOUBLE ones (the
+// API reference's "Scaling Parameters"; public callers agree, e.g.
+// PaddlePaddle's CudnnDataType<float16>::ScalingParamType = const float,
+// CUDA.jl's cuDNN scalr), so the 16-bit layers of gpu.VGG16 pass them
+// unchanged.
 func (h *Handle) ConvForward(alpha float32, x *Tensor, xp uintptr, w *Filter, wp uintptr, conv *Conv,
 	algo Algo, ws uintptr, wsBytes uint64, beta float32, y *Tensor, yp uintptr) error {
 	return check("cudnnConvolutionForward "+algo.String(), C.tg_cudnnConvolutionForward(h.h, C.float(alpha),

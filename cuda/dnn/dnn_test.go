@@ -267,3 +267,35 @@ func TestIsAllocFailed(t *testing.T) {
 		t.Error("a non-cuDNN error counted as an allocation failure")
 	}
 }
+
+func TestIsNotSupported(t *testing.T) {
+	for code, want := range map[int]bool{3000: true, 3001: true, 3004: true, 3014: true, 2000: false, 4003: false, 5000: false, 9: false} {
+		err := fmt.Errorf("conv1: %w", &Status{Code: code, Op: "cudnnConvolutionBiasActivationForward"})
+		if got := IsNotSupported(err); got != want {
+			t.Errorf("status %d: IsNotSupported = %v, want %v", code, got, want)
+		}
+	}
+	if IsNotSupported(errors.New("other")) || IsNotSupported(nil) {
+		t.Error("a non-cuDNN error counted as not supported")
+	}
+	saved := openLib
+	defer func() { openLib = saved }()
+	openLib = &Library{Version: 8906}
+	if !IsNotSupported(&Status{Code: 9}) {
+		t.Error("cuDNN 8's CUDNN_STATUS_NOT_SUPPORTED (9) not recognised")
+	}
+}
+
+func TestIsBadParam(t *testing.T) {
+	for code, want := range map[int]bool{2000: true, 2002: true, 2012: true, 3000: false, 4003: false, 3: false} {
+		if got := IsBadParam(fmt.Errorf("x: %w", &Status{Code: code})); got != want {
+			t.Errorf("status %d: IsBadParam = %v, want %v", code, got, want)
+		}
+	}
+	saved := openLib
+	defer func() { openLib = saved }()
+	openLib = &Library{Version: 8906}
+	if !IsBadParam(&Status{Code: 3}) || IsBadParam(errors.New("other")) {
+		t.Error("cuDNN 8's CUDNN_STATUS_BAD_PARAM (3) not recognised, or a non-cuDNN error counted")
+	}
+}

@@ -136,6 +136,7 @@ void *tg_emu_dyn_smem(void)
 #include "src_adam.cu.h"
 #include "src_dense.cu.h"
 #include "src_gemm.cu.h"
+#include "src_half.cu.h"
 #include "src_loss.cu.h"
 #include "src_prep.cu.h"
 #include "src_step.cu.h"
@@ -261,6 +262,23 @@ int emu_tg_prep(SHAPE, float *out, const unsigned char *pix, const struct tg_pre
                 int caffe, float m0, float m1, float m2, float s0, float s1, float s2)
 {
     LAUNCH(tg_prep(out, pix, src, S, caffe, m0, m1, m2, s0, s1, s2));
+}
+
+int emu_tg_nchw_to_nhwc16(SHAPE, unsigned short *out, const float *in, int n, int C, int Cpad, int HW,
+                          int bf16)
+{
+    LAUNCH(tg_nchw_to_nhwc16(out, in, n, C, Cpad, HW, bf16));
+}
+
+int emu_tg_nhwc16_to_nchw(SHAPE, float *out, const unsigned short *in, int n, int C, int HW, int bf16)
+{
+    LAUNCH(tg_nhwc16_to_nchw(out, in, n, C, HW, bf16));
+}
+
+int emu_tg_bias_relu16(SHAPE, unsigned short *y, const unsigned short *bias, long long total, int C,
+                       int bf16)
+{
+    LAUNCH(tg_bias_relu16(y, bias, total, C, bf16));
 }
 
 } // extern "C"

@@ -42,6 +42,11 @@ int emu_tg_dense_forward_dev(SHAPE, float *Y, const float *bias, int rows, int c
 int emu_tg_step_end(SHAPE, float *slots, const float *scratch, int nloss, void *st);
 int emu_tg_prep(SHAPE, float *out, const unsigned char *pix, const void *src, int S, int caffe,
                 float m0, float m1, float m2, float s0, float s1, float s2);
+int emu_tg_nchw_to_nhwc16(SHAPE, unsigned short *out, const float *in, int n, int C, int Cpad, int HW,
+                          int bf16);
+int emu_tg_nhwc16_to_nchw(SHAPE, float *out, const unsigned short *in, int n, int C, int HW, int bf16);
+int emu_tg_bias_relu16(SHAPE, unsigned short *y, const unsigned short *bias, long long total, int C,
+                       int bf16);
 */
 import "C"
 
@@ -289,4 +294,46 @@ func (k Kernels) Prep(out []float32, pix []byte, descs []imageprep.RawDesc, S in
 	return check("tg_prep", C.emu_tg_prep(gx, gy, gz, bx, by, sm, p32(out), (*C.uchar)(unsafe.Pointer(&pix[0])),
 		unsafe.Pointer(&descs[0]), C.int(S), b2i(caffe), C.float(mean[0]), C.float(mean[1]), C.float(mean[2]),
 		C.float(std[0]), C.float(std[1]), C.float(std[2])))
+}
+
+func p16(x []uint16) *C.ushort {
+	if len(x) == 0 {
+		return nil
+	}
+	return (*C.ushort)(unsafe.Pointer(&x[0]))
+}
+
+// NCHWToNHWC16 runs tg_nchw_to_nhwc16: in float32 [n, c, hw] to out 16-bit
+// [n, hw, cpad] (bfloat16 when bf16, else IEEE half; channels ≥ c zero).
+// Launch: grid-stride over n·hw pixels, block 256.
+func (k Kernels) NCHWToNHWC16(out []uint16, in []float32, n, c, cpad, hw int, bf16 bool) error {
+	if len(in) != n*c*hw || len(out) != n*hw*cpad || cpad < c {
+		return fmt.Errorf("tg_nchw_to_nhwc16: %d inputs, %d outputs for n %d, c %d (padded %d), hw %d", len(in), len(out), n, c, cpad, hw)
+	}
+	gx, gy, gz, bx, by, sm := k.gridStride(n * hw).c()
+	return check("tg_nchw_to_nhwc16", C.emu_tg_nchw_to_nhwc16(gx, gy, gz, bx, by, sm, p16(out), p32(in),
+		C.int(n), C.int(c), C.int(cpad), C.int(hw), b2i(bf16)))
+}
+
+// NHWC16ToNCHW runs tg_nhwc16_to_nchw: in 16-bit [n, hw, c] to out float32
+// [n, c, hw]. Launch: grid-stride over the n·c·hw outputs, block 256.
+func (k Kernels) NHWC16ToNCHW(out []float32, in []uint16, n, c, hw int, bf16 bool) error {
+	if len(in) != n*c*hw || len(out) != n*c*hw {
+		return fmt.Errorf("tg_nhwc16_to_nchw: %d inputs, %d outputs for n %d, c %d, hw %d", len(in), len(out), n, c, hw)
+	}
+	gx, gy, gz, bx, by, sm := k.gridStride(n * c * hw).c()
+	return check("tg_nhwc16_to_nchw", C.emu_tg_nhwc16_to_nchw(gx, gy, gz, bx, by, sm, p32(out), p16(in),
+		C.int(n), C.int(c), C.int(hw), b2i(bf16)))
+}
+
+// BiasReLU16 runs tg_bias_relu16 in place on y, a 16-bit NHWC tensor of c
+// channels (c even), with the 16-bit bias [c]. Launch: grid-stride over
+// len(y)/2 words, block 256.
+func (k Kernels) BiasReLU16(y, bias []uint16, c int, bf16 bool) error {
+	if c <= 0 || c%2 != 0 || len(y)%c != 0 || len(bias) != c {
+		return fmt.Errorf("tg_bias_relu16: %d values, %d biases for %d channels (want an even count dividing the values)", len(y), len(bias), c)
+	}
+	gx, gy, gz, bx, by, sm := k.gridStride(len(y) / 2).c()
+	return check("tg_bias_relu16", C.emu_tg_bias_relu16(gx, gy, gz, bx, by, sm, p16(y), p16(bias),
+		C.longlong(len(y)), C.int(c), b2i(bf16)))
 }

@@ -128,6 +128,23 @@ static void tg_model2_input_host(float *out, const float *fc7, const float *p, c
 		tg_wa_row(row + D, p + (long)b * T, v, T, E, theta);
 	}
 }
+static void tg_to16_host(uint16_t *out, const float *in, long n, int bf16)
+{
+	for (long i = 0; i < n; i++)
+		out[i] = tg_to16(in[i], bf16);
+}
+
+static void tg_from16_host(float *out, const uint16_t *in, long n, int bf16)
+{
+	for (long i = 0; i < n; i++)
+		out[i] = tg_from16(in[i], bf16);
+}
+
+static void tg_bias_relu16_host(uint16_t *y, const uint16_t *b, long n, int bf16)
+{
+	for (long i = 0; i < n; i++)
+		y[i] = tg_bias_relu16(y[i], b[i], bf16);
+}
 */
 import "C"
 
@@ -255,4 +272,35 @@ func L2Inv(sumsq float32) float32 { return float32(C.tg_l2_inv(C.float(sumsq))) 
 // tg_wa_row (the host version of tg_model2_input).
 func Model2Input(dst, fc7, probs, vecs []float32, batch, d, tags, e int, theta float32) {
 	C.tg_model2_input_host(f32p(dst), f32p(fc7), f32p(probs), f32p(vecs), C.int(batch), C.int(d), C.int(tags), C.int(e), C.float(theta))
+}
+
+func b2c(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func u16p(x []uint16) *C.uint16_t {
+	if len(x) == 0 {
+		return nil
+	}
+	return (*C.uint16_t)(unsafe.Pointer(&x[0]))
+}
+
+// To16 runs tg_to16 (float32 → bfloat16 when bf16, else IEEE half; RNE)
+// over src into dst (len(dst) ≥ len(src)).
+func To16(dst []uint16, src []float32, bf16 bool) {
+	C.tg_to16_host(u16p(dst), f32p(src), C.long(len(src)), b2c(bf16))
+}
+
+// From16 runs tg_from16 over src into dst (len(dst) ≥ len(src)).
+func From16(dst []float32, src []uint16, bf16 bool) {
+	C.tg_from16_host(f32p(dst), u16p(src), C.long(len(src)), b2c(bf16))
+}
+
+// BiasReLU16 runs tg_bias_relu16 element by element, in place:
+// y[i] = ReLU(y[i] + b[i]) rounded to 16 bits (len(b) ≥ len(y)).
+func BiasReLU16(y, b []uint16, bf16 bool) {
+	C.tg_bias_relu16_host(u16p(y), u16p(b), C.long(len(y)), b2c(bf16))
 }
