@@ -29,6 +29,9 @@ type ExtractorOptions struct {
 	// Slots is the number of batches in flight (default 3: one staged,
 	// one computed, one coming back).
 	Slots int
+	// Algos, when set, are the convolutions' algorithms to use instead of
+	// measuring them (VGGOptions.Algos): a resumed run's recorded choice.
+	Algos []int
 }
 
 // FC7Extractor computes fc7 rows on the GPU (the extractor of `features
@@ -50,6 +53,7 @@ type FC7Extractor struct {
 	info   string
 	cudnn  string
 	device string
+	algos  []int
 	v      *VGG16 // used only inside p.call functions (the owner goroutine)
 	ctx    *cuda.Context
 }
@@ -99,15 +103,20 @@ func (e *FC7Extractor) serve(net *vgg16.Net, o ExtractorOptions, ready chan<- er
 			ready <- err
 			return
 		}
-		batch = AutoBatch(free, vggFixedBytes(net.Config(), o.Precision), vggBytesPerImage(net.Config(), o.Precision), o.MaxBatch)
+		batch = AutoBatch(free, WeightBytes(net.Config(), o.Precision)+vggReserveBytes,
+			DeviceBytesPerImage(net.Config(), o.Precision)+int64(o.Slots)*stagedBytesPerImage, o.MaxBatch)
 		fmt.Fprintf(os.Stderr, "fc7 on the GPU: batch %d from %.1f GiB of free device memory\n", batch, float64(free)/(1<<30))
 	}
 	// Out of memory lowers the batch (halving, down to 1) with a message
 	// instead of ending the run.
 	var v *VGG16
 	var slots *vggSlots
+	algos := make([]dnn.Algo, len(o.Algos))
+	for i, a := range o.Algos {
+		algos[i] = dnn.Algo(a)
+	}
 	for {
-		v, err = NewVGG16(ctx, net, VGGOptions{Batch: batch, Precision: o.Precision})
+		v, err = NewVGG16(ctx, net, VGGOptions{Batch: batch, Precision: o.Precision, Algos: algos})
 		if err == nil {
 			if slots, err = newVGGSlots(ctx, v, o.Slots, o.Prep); err != nil {
 				v.Close()
@@ -126,6 +135,9 @@ func (e *FC7Extractor) serve(net *vgg16.Net, o ExtractorOptions, ready chan<- er
 	defer v.Close()
 	defer slots.close()
 	e.batch, e.v, e.ctx = batch, v, ctx
+	for _, a := range v.Algos() {
+		e.algos = append(e.algos, int(a))
+	}
 	e.info = v.Describe()
 	e.cudnn = v.CuDNN().String()
 	e.device = ctx.Info().Name
@@ -205,6 +217,10 @@ func (e *FC7Extractor) ComputeTime(iters int) (time.Duration, error) {
 
 // Batch is the number of images of one device batch.
 func (e *FC7Extractor) Batch() int { return e.batch }
+
+// ConvAlgorithms are the convolutions' cuDNN algorithms, in layer order
+// (what ExtractorOptions.Algos takes to repeat them).
+func (e *FC7Extractor) ConvAlgorithms() []int { return append([]int(nil), e.algos...) }
 
 // Dim is fc7's width (4096).
 func (e *FC7Extractor) Dim() int { return e.dim }

@@ -4,6 +4,7 @@ package gpu
 
 import (
 	"fmt"
+	"os"
 	"time"
 	"unsafe"
 
@@ -24,6 +25,11 @@ type VGGOptions struct {
 	// MaxWorkspace bounds the scratch cuDNN may use per convolution while
 	// the algorithms are measured (default 1 GiB).
 	MaxWorkspace int64
+	// Algos, when it names one algorithm per convolution (13), replaces the
+	// measurement: a resumed run repeats the choices of the run it resumes
+	// (features.Plan), so that it writes the same bytes. An algorithm this
+	// cuDNN refuses for its layer is measured again, with a message.
+	Algos []dnn.Algo
 	// unfused puts every 16-bit layer on the unfused path (plain
 	// convolution + tg_bias_relu16) without trying the fused call: the
 	// test that compares both paths sets it.
@@ -339,6 +345,14 @@ func (v *VGG16) chooseAlgorithms() error {
 	var need uint64
 	for i := range v.layers {
 		l := &v.layers[i]
+		if len(v.opts.Algos) == len(v.layers) {
+			l.algo, l.ms = v.opts.Algos[i], -1
+			if l.wsBytes, err = v.h.WorkspaceSize(l.x, l.f, l.conv, l.y, l.algo); err == nil {
+				need = max(need, l.wsBytes)
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "vgg16 on the GPU: conv%d: the recorded algorithm %v is refused (%v); measuring again\n", i+1, l.algo, err)
+		}
 		perf, err := v.h.FindAlgorithms(l.x, uintptr(v.act[0].Ptr()), l.f, uintptr(l.w.Ptr()), l.conv,
 			l.y, uintptr(v.act[1].Ptr()), uintptr(ws.Ptr()), uint64(scratch))
 		if err != nil {
@@ -405,6 +419,16 @@ func (v *VGG16) choosePaths() error {
 
 // Batch is the number of images of one Forward.
 func (v *VGG16) Batch() int { return v.opts.Batch }
+
+// Algos are the convolutions' algorithms, in layer order (what
+// VGGOptions.Algos takes to repeat them).
+func (v *VGG16) Algos() []dnn.Algo {
+	out := make([]dnn.Algo, len(v.layers))
+	for i, l := range v.layers {
+		out[i] = l.algo
+	}
+	return out
+}
 
 // Input is the device buffer Forward reads: float32 [Batch, 3, 224, 224],
 // preprocessed as imageprep writes it (Kernels.Prep writes it in place).
@@ -611,7 +635,11 @@ func (v *VGG16) Describe() string {
 		if !l.fused {
 			path = "conv + tg_bias_relu16 (" + l.unfused + ")"
 		}
-		s += fmt.Sprintf("  conv%-2d %3d→%3d %3d×%-3d %-22v %7.3f ms  workspace %d B  %s\n", i+1, l.cin, l.cout, l.size, l.size, l.algo, l.ms, l.wsBytes, path)
+		ms := fmt.Sprintf("%7.3f ms", l.ms)
+		if l.ms < 0 {
+			ms = "  recorded" // VGGOptions.Algos: not measured
+		}
+		s += fmt.Sprintf("  conv%-2d %3d→%3d %3d×%-3d %-22v %s  workspace %d B  %s\n", i+1, l.cin, l.cout, l.size, l.size, l.algo, ms, l.wsBytes, path)
 	}
 	return s
 }

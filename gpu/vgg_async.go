@@ -7,7 +7,6 @@ import (
 
 	"tagimp/cuda"
 	"tagimp/data/imageprep"
-	"tagimp/model/vgg16"
 )
 
 // vggSlots is the batchDevice of the fc7 pipeline on a real GPU. Each slot
@@ -159,34 +158,13 @@ func (d *vggSlots) close() {
 	}
 }
 
-// vggBytesPerImage estimates the device memory one image of a batch takes:
-// the float32 input, the two ping-pong activation buffers (the largest
-// layer output each), the fc6/fc7 rows and each slot's copy of decoded
-// 8-bit images (about 1.5 MiB per image: COCO images decoded at the DCT
-// scale that covers 224×224, 4 bytes a pixel).
-func vggBytesPerImage(cfg vgg16.Config, p Precision) int64 {
-	maxAct, s := int64(cfg.InputLen()), int64(cfg.InputSize)
-	for _, block := range cfg.Blocks {
-		for _, out := range block {
-			maxAct = max(maxAct, int64(out)*s*s)
-		}
-		s /= 2
-	}
-	const slots, staged = 3, 3 << 19
-	return 4*int64(cfg.InputLen()) + 2*4*maxAct + 2*4*int64(cfg.FC) + slots*staged
-}
+// stagedBytesPerImage is the device copy of one decoded image a slot
+// holds, counted generously: a COCO image decoded at the DCT scale that
+// covers 224×224 is about 270 kB (3 bytes a pixel); a 4:1 panorama about
+// 0.8 MB.
+const stagedBytesPerImage = 3 << 19
 
-// vggFixedBytes estimates the device memory that does not grow with the
-// batch: the weights, cuDNN's workspace (at most VGGOptions.MaxWorkspace,
-// 1 GiB) and half a GiB for the libraries' handles and the context.
-func vggFixedBytes(cfg vgg16.Config, p Precision) int64 {
-	var n int64
-	for _, sp := range cfg.Params(false) {
-		k := int64(1)
-		for _, d := range sp.Shape {
-			k *= int64(d)
-		}
-		n += k
-	}
-	return 4*n + 1<<30 + 1<<29
-}
+// vggReserveBytes is what AutoBatch keeps for cuDNN's workspace (at most
+// VGGOptions.MaxWorkspace, 1 GiB) and half a GiB for the libraries'
+// handles and the context.
+const vggReserveBytes = 1<<30 + 1<<29

@@ -4,10 +4,10 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"sync"
 
 	"tagimp/data/features"
-	"tagimp/data/imageprep"
 	"tagimp/gpu"
 	"tagimp/model/vgg16"
 )
@@ -45,15 +45,21 @@ func gpuAvailable() error {
 }
 
 func init() {
-	newGPUExtractor = func(net *vgg16.Net, batch int, precision string, prep imageprep.Config) (features.Extractor, string, string, func(), error) {
-		prec, err := gpu.ParsePrecision(precision)
+	newGPUExtractor = func(net *vgg16.Net, r gpuRequest) (features.Extractor, gpuRun, error) {
+		prec, err := gpu.ParsePrecision(r.Precision)
 		if err != nil {
-			return nil, "", "", nil, fmt.Errorf("--precision: %w", err)
+			return nil, gpuRun{}, fmt.Errorf("--precision: %w", err)
 		}
-		ex, err := gpu.NewFC7Extractor(net, gpu.ExtractorOptions{Batch: batch, Precision: prec, Prep: prep})
+		o := gpu.ExtractorOptions{Batch: r.Batch, Precision: prec, Prep: r.Prep}
+		if p := r.Plan; p != nil && (r.Batch == 0 || r.Batch == p.Batch) {
+			o.Batch, o.Algos = p.Batch, p.ConvAlgos
+			fmt.Fprintf(os.Stderr, "features: resuming with the recorded GPU plan (%s)\n", p)
+		}
+		ex, err := gpu.NewFC7Extractor(net, o)
 		if err != nil {
-			return nil, "", "", nil, err
+			return nil, gpuRun{}, err
 		}
-		return ex, ex.Device(), ex.CuDNN(), ex.Close, nil
+		plan := &features.Plan{Batch: ex.Batch(), ConvAlgos: ex.ConvAlgorithms()}
+		return ex, gpuRun{Device: ex.Device(), CuDNN: ex.CuDNN(), Plan: plan, Release: ex.Close}, nil
 	}
 }

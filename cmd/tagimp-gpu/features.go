@@ -13,6 +13,7 @@ import (
 	"tagimp/data/coco"
 	"tagimp/data/features"
 	"tagimp/data/imageprep"
+	"tagimp/gpu"
 	"tagimp/model/vgg16"
 	"tagimp/tagger"
 )
@@ -151,6 +152,11 @@ func runFeatures(c *cli.Context) error {
 	}
 	if c.Int("batch") < 0 {
 		return fmt.Errorf("--batch %d: want 0 (automatic) or a positive number of images", c.Int("batch"))
+	}
+	// Checked up front: with --device auto a bad value would otherwise only
+	// show as a fall-back to the CPU.
+	if _, err := gpu.ParsePrecision(c.String("precision")); err != nil {
+		return fmt.Errorf("--precision: %w", err)
 	}
 	captions, imagesDir, weights := c.String("captions"), c.String("images"), c.String("weights")
 	if st, err := os.Stat(imagesDir); err != nil || !st.IsDir() {

@@ -50,6 +50,7 @@ func TestArgumentsCheckedFirst(t *testing.T) {
 	}{
 		{"features --batch -1", feat("--batch", "-1"), "--batch -1: want 0 (automatic) or a positive number"},
 		{"features --shard-size 0", feat("--shard-size", "0"), "--shard-size 0: must be at least 1"},
+		{"features --precision fp8", feat("--precision", "fp8"), "--precision: precision \"fp8\""},
 		{"features --workers 0", feat("--workers", "0"), "--workers 0: must be at least 1"},
 		{"train --checkpoint-every 0", trainArgs(dir, "--checkpoint-every", "0"), "--checkpoint-every 0: must be at least 1"},
 		{"train --batch 0", trainArgs(dir, "--batch", "0"), "--batch 0: must be at least 1"},
