@@ -4,7 +4,9 @@ package gpu
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"tagimp/data/imageprep"
@@ -121,4 +123,54 @@ func TestFC7ExtractorAutoBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("automatic batch %d: %.3f ms a batch, %.0f images/s", e.Batch(), per.Seconds()*1e3, float64(e.Batch())/per.Seconds())
+}
+
+// TestFC7ExtractorRepeatsPlan: a second extractor given the first one's
+// batch and convolution algorithms (what a resumed `features` run reads
+// from the manifest) computes the same fc7 bytes for the same images: the
+// "same bytes after a resume" promise, on one device and precision.
+func TestFC7ExtractorRepeatsPlan(t *testing.T) {
+	paths := realdata.Images(t)
+	prep := imageprep.Default
+	raws := make([]imageprep.Raw, 4)
+	for i := range raws {
+		var err error
+		if raws[i], err = prep.LoadRaw(paths[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	net := vgg16.NewRandom(13)
+	run := func(algos []int) ([]float32, []int, string) {
+		e, err := NewFC7Extractor(net, ExtractorOptions{Batch: 4, Precision: TF32, Prep: prep, Algos: algos})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		wait, err := e.SubmitRaw(raws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows, e.ConvAlgorithms(), e.Describe()
+	}
+	first, algos, _ := run(nil)
+	if len(algos) != 13 {
+		t.Fatalf("%d convolution algorithms, want 13", len(algos))
+	}
+	second, again, desc := run(algos)
+	if fmt.Sprint(again) != fmt.Sprint(algos) {
+		t.Errorf("repeated plan ran algorithms %v, recorded %v", again, algos)
+	}
+	if !strings.Contains(desc, "recorded") {
+		t.Errorf("Describe does not say the algorithms were recorded:\n%s", desc)
+	}
+	for i := range first {
+		if math.Float32bits(first[i]) != math.Float32bits(second[i]) {
+			t.Fatalf("value %d: %v with the measured plan, %v with it repeated", i, first[i], second[i])
+		}
+	}
+	t.Logf("plan %v repeated: %d fc7 values identical", algos, len(first))
 }

@@ -573,11 +573,12 @@ print("cuDNN ABI check (cuda/dnn/cudnn_api.h vs cudnn.h): %s" % (
         (read("cudnn-abi.rc") or "?").strip(), last_line("cudnn-abi.log"))])[-1]))
 for prefix, name in (("cuda", "TestCuDNNConvVGGShapes"), ("cuda", "TestPrep"), ("cuda", "TestPrepDCTScaled"),
                      ("cuda", "TestHalfKernels"), ("gpu", "TestVGG16FC7"), ("gpu", "TestVGG16Unfused"),
-                     ("gpu", "TestFC7ExtractorPipeline"), ("gpu", "TestFC7ExtractorAutoBatch")):
+                     ("gpu", "TestFC7ExtractorPipeline"), ("gpu", "TestFC7ExtractorAutoBatch"),
+                     ("gpu", "TestFC7ExtractorRepeatsPlan"), ("cuda", "TestPinnedAsyncCopies")):
     rc = (read("%s-%s.rc" % (prefix, name)) or "").strip()
-    print("%-24s %s" % (name, {"": "not run", "0": "ok"}.get(rc, "FAIL/TIMEOUT (exit %s)" % rc)))
+    print("%-28s %s" % (name, {"": "not run", "0": "ok"}.get(rc, "FAIL/TIMEOUT (exit %s)" % rc)))
     log = (read("%s-%s.out" % (prefix, name)) or "") + (read("%s-%s.log" % (prefix, name)) or "")
-    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the (?:CPU path|twin).*|in batches of.*|automatic batch.*|fc7 unfused vs as chosen.*|\w+ as chosen: \d+ of \d+ layers fused)$", log, re.M):
+    for l in re.findall(r"(fc7 deviation from the CPU path.*|values differ from the (?:CPU path|twin).*|in batches of.*|automatic batch.*|repeated: .*|round trip.*|fc7 unfused vs as chosen.*|\w+ as chosen: \d+ of \d+ layers fused)$", log, re.M):
         print("  " + l)
 for bname, bprec in (("bench-features", "tf32"), ("bench-features-bf16", "bf16")):
     if state(bname) == "NOT RUN":
