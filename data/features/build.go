@@ -32,8 +32,9 @@ type Extractor interface {
 // RawExtractor is an extractor that takes decoded images and preprocesses
 // them itself (the GPU: only their 8-bit planes cross PCIe), with several
 // batches on their way at once. SubmitRaw queues a batch and returns after
-// taking what it needs from raws; wait returns the batch's rows. Build
-// keeps at most InFlight batches submitted and not yet waited for.
+// copying what it needs from raws (Build then releases their pixels);
+// wait returns the batch's rows. Build keeps at most InFlight batches
+// submitted and not yet waited for.
 type RawExtractor interface {
 	SubmitRaw(raws []imageprep.Raw) (wait func() ([]float32, error), err error)
 	InFlight() int
@@ -460,6 +461,9 @@ func buildShard(ctx context.Context, cfg Config, images []Image, base string, di
 			p := pendingBatch{images: append([]Image(nil), batch...)}
 			if raw {
 				wait, err := cfg.RawExtractor.SubmitRaw(raws)
+				for i := range raws { // staged by SubmitRaw: the pixels go back to the decoder's pool
+					raws[i].Release()
+				}
 				if err != nil {
 					return fmt.Errorf("extract features of images %d..%d: %w", batch[0].ID, batch[len(batch)-1].ID, err)
 				}

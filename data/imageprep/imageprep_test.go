@@ -485,6 +485,7 @@ func BenchmarkRawBytes(b *testing.B) {
 			b.Fatal(err)
 		}
 		bytes += int64(len(r.Pix))
+		r.Release() // as features.Build does once the batch is staged
 	}
 	reportRates(b, cpuTime()-cpu0)
 	b.ReportMetric(float64(bytes)/float64(b.N)/1e3, "kB/image")

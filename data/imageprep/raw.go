@@ -33,6 +33,20 @@ const RawDescBytes = 128
 type Raw struct {
 	Desc RawDesc
 	Pix  []byte
+	// pooled is the decoder's pooled buffer Pix lives in (RawBytes), for
+	// Release.
+	pooled *[]uint8
+}
+
+// Release hands the pixels of a Raw from LoadRaw or RawBytes back to the
+// decoder's buffer pool, once nothing reads them any more (features.Build
+// calls it when the extractor has staged the batch); r.Pix is then nil.
+// Without it the buffer is left to the garbage collector.
+func (r *Raw) Release() {
+	if r.pooled != nil {
+		bytePool.Put(r.pooled)
+	}
+	r.pooled, r.Pix = nil, nil
 }
 
 // Shifted returns d with its plane offsets moved by off bytes, for a Raw
@@ -349,7 +363,7 @@ func (c Config) RawBytes(buf []byte) (Raw, error) {
 	}
 	d := c.rawDesc(img.w, img.h, w, h, img.scale)
 	d.Kind, d.Stride, d.AlphaWeighted = RawRGB, int64(3*img.w), 1
-	// The decode's buffer becomes the Raw's (not returned to the pool):
-	// no copy.
-	return Raw{Desc: d, Pix: img.pix[: 3*img.w*img.h : 3*img.w*img.h]}, nil
+	// The decode's buffer becomes the Raw's, no copy; Release returns it to
+	// the pool.
+	return Raw{Desc: d, Pix: img.pix[: 3*img.w*img.h : 3*img.w*img.h], pooled: img.pooled}, nil
 }
