@@ -15,18 +15,22 @@ func deviceFlag() *cli.StringFlag {
 	}
 }
 
+// gpuProbe says why no GPU can be used (nil when one can): gpuAvailable,
+// replaced by tests that drive the GPU wiring with a stand-in network.
+var gpuProbe = gpuAvailable
+
 // resolveDevice turns --device into "cpu" or "gpu".
 func resolveDevice(c *cli.Context) (string, error) {
 	switch d := c.String("device"); d {
 	case "cpu":
 		return "cpu", nil
 	case "gpu":
-		if err := gpuAvailable(); err != nil {
+		if err := gpuProbe(); err != nil {
 			return "", err
 		}
 		return "gpu", nil
 	case "auto", "":
-		if gpuAvailable() == nil {
+		if gpuProbe() == nil {
 			return "gpu", nil
 		}
 		return "cpu", nil
