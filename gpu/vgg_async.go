@@ -64,9 +64,19 @@ func newVGGSlots(ctx *cuda.Context, v *VGG16, n int, prep imageprep.Config) (d *
 		if s.done, err = ctx.NewSyncEvent(); err != nil {
 			return d, err
 		}
+		// Staging for a typical batch now, so that an out-of-memory shows
+		// at start-up (where it lowers the batch) rather than mid-run.
+		if err = d.reserve(i, int64(v.opts.Batch)*typicalStagedBytes); err != nil {
+			return d, err
+		}
 	}
 	return d, nil
 }
+
+// typicalStagedBytes is what newVGGSlots reserves per image and slot: a
+// COCO image decoded at the DCT scale that covers 224×224 is about 270 kB;
+// larger ones grow the slot when they come.
+const typicalStagedBytes = 1 << 19
 
 func (d *vggSlots) slots() int { return len(d.slot) }
 
