@@ -131,6 +131,35 @@ func (e *Event) Elapsed(start *Event) (float64, error) {
 	return ms, nil
 }
 
+// TimeOn returns the device time, in milliseconds, of the work that
+// queue queues on stream s (nil: default): events recorded before and
+// after it, waited for.
+func (c *Context) TimeOn(s *Stream, queue func() error) (ms float64, err error) {
+	start, err := c.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer start.Destroy()
+	stop, err := c.NewEvent()
+	if err != nil {
+		return 0, err
+	}
+	defer stop.Destroy()
+	if err := start.Record(s); err != nil {
+		return 0, err
+	}
+	if err := queue(); err != nil {
+		return 0, err
+	}
+	if err := stop.Record(s); err != nil {
+		return 0, err
+	}
+	if err := stop.Synchronize(); err != nil {
+		return 0, err
+	}
+	return stop.Elapsed(start)
+}
+
 // Destroy releases the event.
 func (e *Event) Destroy() error {
 	if e == nil {

@@ -55,36 +55,19 @@ func CopyBandwidth(mib, copies int) (gbps float64, err error) {
 	if err := ctx.Fill32(src, 1, nil); err != nil {
 		return 0, fmt.Errorf("copy bandwidth: %w", err)
 	}
-	start, err := ctx.NewEvent()
-	if err != nil {
-		return 0, err
-	}
-	defer start.Destroy()
-	stop, err := ctx.NewEvent()
-	if err != nil {
-		return 0, err
-	}
-	defer stop.Destroy()
 	for i := 0; i < 2; i++ {
 		if err := ctx.Copy(dst, src, nil); err != nil {
 			return 0, fmt.Errorf("copy bandwidth: %w", err)
 		}
 	}
-	if err := start.Record(nil); err != nil {
-		return 0, err
-	}
-	for i := 0; i < copies; i++ {
-		if err := ctx.Copy(dst, src, nil); err != nil {
-			return 0, fmt.Errorf("copy bandwidth: %w", err)
+	ms, err := ctx.TimeOn(nil, func() error {
+		for i := 0; i < copies; i++ {
+			if err := ctx.Copy(dst, src, nil); err != nil {
+				return fmt.Errorf("copy bandwidth: %w", err)
+			}
 		}
-	}
-	if err := stop.Record(nil); err != nil {
-		return 0, err
-	}
-	if err := stop.Synchronize(); err != nil {
-		return 0, err
-	}
-	ms, err := stop.Elapsed(start)
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}

@@ -653,31 +653,14 @@ func (v *VGG16) Timed(iters int) (time.Duration, error) {
 	if err := v.Forward(); err != nil {
 		return 0, err
 	}
-	start, err := v.ctx.NewEvent()
-	if err != nil {
-		return 0, err
-	}
-	defer start.Destroy()
-	stop, err := v.ctx.NewEvent()
-	if err != nil {
-		return 0, err
-	}
-	defer stop.Destroy()
-	if err := start.Record(v.stream); err != nil {
-		return 0, err
-	}
-	for i := 0; i < iters; i++ {
-		if err := v.Forward(); err != nil {
-			return 0, err
+	ms, err := v.ctx.TimeOn(v.stream, func() error {
+		for i := 0; i < iters; i++ {
+			if err := v.Forward(); err != nil {
+				return err
+			}
 		}
-	}
-	if err := stop.Record(v.stream); err != nil {
-		return 0, err
-	}
-	if err := stop.Synchronize(); err != nil {
-		return 0, err
-	}
-	ms, err := stop.Elapsed(start)
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
