@@ -3,6 +3,7 @@
 package gpu
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -215,10 +216,7 @@ func putRawDesc(b []byte, d imageprep.RawDesc) {
 	f := [16]int64{d.Off, d.Kind, d.W, d.H, d.Stride, d.CbOff, d.CrOff, d.CStride,
 		d.SubX, d.SubY, d.RW, d.RH, d.OX, d.OY, d.AlphaWeighted, d.Span8}
 	for i, v := range f {
-		u := uint64(v)
-		for j := 0; j < 8; j++ {
-			b[8*i+j] = byte(u >> (8 * j))
-		}
+		binary.LittleEndian.PutUint64(b[8*i:], uint64(v))
 	}
 }
 

@@ -77,8 +77,9 @@ type VGG16 struct {
 	in16, flat cuda.Buffer
 	ws         cuda.Buffer
 	bufs       []*cuda.Buffer
-	// Raw images for the device preprocessing, grown as needed.
-	pix, descs cuda.Buffer
+	// Raw images staged for the device preprocessing (PrepRaw), grown as
+	// needed.
+	pix cuda.Buffer
 }
 
 type vggConv struct {
@@ -516,28 +517,30 @@ func (v *VGG16) PrepRaw(raws []imageprep.Raw, prep imageprep.Config) error {
 	if n == 0 || n > v.opts.Batch {
 		return fmt.Errorf("vgg16 on the GPU: %d raw images for a batch of %d", n, v.opts.Batch)
 	}
-	if prep.Size != v.cfg.InputSize {
-		return fmt.Errorf("vgg16 on the GPU: preprocessing to %d×%d for a network input of %d×%d", prep.Size, prep.Size, v.cfg.InputSize, v.cfg.InputSize)
-	}
-	var pix []byte
-	descs := make([]imageprep.RawDesc, n)
-	for i, r := range raws {
-		descs[i] = r.Desc.Shifted(int64(len(pix)))
-		pix = append(pix, r.Pix...)
-	}
-	if err := v.grow(&v.pix, int64(len(pix))); err != nil {
+	staged := make([]byte, rawBytes(raws))
+	packRaws(staged, raws)
+	if err := v.grow(&v.pix, int64(len(staged))); err != nil {
 		return err
 	}
-	if err := v.grow(&v.descs, int64(n)*imageprep.RawDescBytes); err != nil {
+	if err := v.ctx.UploadBytes(v.pix, staged); err != nil {
 		return err
 	}
-	if err := v.ctx.UploadBytes(v.pix, pix); err != nil {
+	return v.prepStaged(v.pix, n, int64(len(staged)), prep)
+}
+
+// prepStaged queues tg_prep on n images staged in the first bytes of buf
+// as packRaws lays them out (descriptors, then pixels).
+func (v *VGG16) prepStaged(buf cuda.Buffer, n int, bytes int64, prep imageprep.Config) error {
+	descBytes := int64(n) * imageprep.RawDescBytes
+	descs, err := buf.SliceBytes(0, descBytes)
+	if err != nil {
 		return err
 	}
-	if err := v.ctx.UploadBytes(v.descs, unsafe.Slice((*byte)(unsafe.Pointer(&descs[0])), n*imageprep.RawDescBytes)); err != nil {
+	pix, err := buf.SliceBytes(descBytes, bytes-descBytes)
+	if err != nil {
 		return err
 	}
-	return v.prepOnDevice(v.pix, v.descs, n, prep)
+	return v.prepOnDevice(pix, descs, n, prep)
 }
 
 // prepOnDevice queues tg_prep on v's stream: n images whose descriptors
@@ -682,7 +685,6 @@ func (v *VGG16) Close() error {
 	}
 	v.bufs = nil
 	v.ctx.Free(&v.pix)
-	v.ctx.Free(&v.descs)
 	if v.h != nil {
 		v.h.Close()
 	}

@@ -109,15 +109,6 @@ func (d *vggSlots) launch(s, n int, bytes int64) error {
 	if n <= 0 || n > v.opts.Batch {
 		return fmt.Errorf("fc7 on the GPU: %d images for a batch of %d", n, v.opts.Batch)
 	}
-	descBytes := int64(n) * imageprep.RawDescBytes
-	descs, err := sl.dev.SliceBytes(0, descBytes)
-	if err != nil {
-		return err
-	}
-	pix, err := sl.dev.SliceBytes(descBytes, bytes-descBytes)
-	if err != nil {
-		return err
-	}
 	if err := d.ctx.UploadAsync(sl.dev, sl.stage, bytes, d.copy); err != nil {
 		return err
 	}
@@ -127,7 +118,7 @@ func (d *vggSlots) launch(s, n int, bytes int64) error {
 	if err := v.stream.WaitEvent(sl.copied); err != nil {
 		return err
 	}
-	if err := v.prepOnDevice(pix, descs, n, d.prep); err != nil {
+	if err := v.prepStaged(sl.dev, n, bytes, d.prep); err != nil {
 		return err
 	}
 	if err := v.Forward(); err != nil {
