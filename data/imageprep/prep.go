@@ -154,14 +154,7 @@ func (c Config) TensorBytes(dst []float32, buf []byte) error {
 	if len(dst) != c.Len() {
 		return fmt.Errorf("tensor buffer holds %d values, want 3×%d×%d = %d", len(dst), c.Size, c.Size, c.Len())
 	}
-	var target func(w, h int) (int, int)
-	if !c.FullDecode {
-		target = func(w, h int) (int, int) {
-			rw, rh, _, _ := c.geometry(w, h)
-			return rw, rh
-		}
-	}
-	img, w, h, err := decodeRGB(buf, c.MaxPixels, target)
+	img, w, h, err := c.decode(buf)
 	if err != nil {
 		return err
 	}
@@ -231,10 +224,9 @@ func (c Config) normalize(dst []float32, img *image.RGBA) {
 	}
 }
 
-// DecodeOnly decodes the image in buf as TensorBytes would (at a DCT scale
-// unless FullDecode) and drops the pixels: the decoding half of
-// TensorBytes, for benchmarks.
-func (c Config) DecodeOnly(buf []byte) error {
+// decode decodes buf as the CPU path and LoadRaw do: at the DCT scale
+// that still covers the resize target, unless FullDecode.
+func (c Config) decode(buf []byte) (rgbImage, int, int, error) {
 	var target func(w, h int) (int, int)
 	if !c.FullDecode {
 		target = func(w, h int) (int, int) {
@@ -242,7 +234,14 @@ func (c Config) DecodeOnly(buf []byte) error {
 			return rw, rh
 		}
 	}
-	img, _, _, err := decodeRGB(buf, c.MaxPixels, target)
+	return decodeRGB(buf, c.MaxPixels, target)
+}
+
+// DecodeOnly decodes the image in buf as TensorBytes would (at a DCT scale
+// unless FullDecode) and drops the pixels: the decoding half of
+// TensorBytes, for benchmarks.
+func (c Config) DecodeOnly(buf []byte) error {
+	img, _, _, err := c.decode(buf)
 	img.release()
 	return err
 }

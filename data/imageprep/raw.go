@@ -350,14 +350,7 @@ func (c Config) LoadRaw(path string) (Raw, error) {
 
 // RawBytes is LoadRaw for an image already in memory.
 func (c Config) RawBytes(buf []byte) (Raw, error) {
-	var target func(w, h int) (int, int)
-	if !c.FullDecode {
-		target = func(w, h int) (int, int) {
-			rw, rh, _, _ := c.geometry(w, h)
-			return rw, rh
-		}
-	}
-	img, w, h, err := decodeRGB(buf, c.MaxPixels, target)
+	img, w, h, err := c.decode(buf)
 	if err != nil {
 		return Raw{}, err
 	}
