@@ -18,13 +18,7 @@ import (
 // run) and the shared real ones (where present). Measured: 0 for all but
 // float rounding ties, max 1.
 func TestFusedMatchesReference(t *testing.T) {
-	paths := []string{}
-	for _, n := range goldenImages {
-		paths = append(paths, filepath.Join(goldenDir, n))
-	}
-	if dir := sharedImages(); dir != nil {
-		paths = append(paths, dir...)
-	}
+	paths := goldenAndSharedImages()
 	for _, cfg := range []Config{
 		{Mode: Caffe, Size: 224}, {Mode: Caffe, Size: 224, CenterCrop: true},
 		{Mode: Torchvision, Size: 224}, {Mode: Caffe, Size: 37, CenterCrop: true},
@@ -75,6 +69,16 @@ func tensorLevels(cfg Config, x []float32) []uint8 {
 func sharedImages() []string {
 	paths, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "data", "coco", "val2017", "*.jpg"))
 	return paths
+}
+
+// goldenAndSharedImages lists the golden COCO images (every run), then the
+// shared real ones (where present).
+func goldenAndSharedImages() []string {
+	var paths []string
+	for _, n := range goldenImages {
+		paths = append(paths, filepath.Join(goldenDir, n))
+	}
+	return append(paths, sharedImages()...)
 }
 
 // TestFusedSmallAndOdd covers sources smaller than the output (upscaling),

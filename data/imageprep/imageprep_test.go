@@ -365,14 +365,7 @@ func TestRealImages(t *testing.T) {
 // BenchmarkDecodeJPEG measures JPEG decoding (to an opaque image) of the real
 // COCO images on one goroutine: images/s per core.
 func BenchmarkDecodeJPEG(b *testing.B) {
-	paths := realdata.Images(b)
-	bufs := make([][]byte, len(paths))
-	for i, p := range paths {
-		var err error
-		if bufs[i], err = os.ReadFile(p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	bufs := readRealImages(b)
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
@@ -397,6 +390,20 @@ func BenchmarkLoadFile(b *testing.B) {
 	reportRates(b, cpuTime()-cpu0)
 }
 
+// readRealImages reads the real COCO images' files into memory, for the
+// benchmarks that decode from memory.
+func readRealImages(b *testing.B) [][]byte {
+	paths := realdata.Images(b)
+	bufs := make([][]byte, len(paths))
+	for i, p := range paths {
+		var err error
+		if bufs[i], err = os.ReadFile(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return bufs
+}
+
 // reportRates reports images per wall-clock second and, where measured, per
 // CPU-second (one image per loop iteration).
 func reportRates(b *testing.B, cpu time.Duration) {
@@ -417,14 +424,7 @@ func BenchmarkDecodeOnly(b *testing.B) { benchBytes(b, true) }
 // resize (image/jpeg, x/image/draw, normalisation) on the same images, for
 // comparison in the same run.
 func BenchmarkReferenceBytes(b *testing.B) {
-	paths := realdata.Images(b)
-	bufs := make([][]byte, len(paths))
-	for i, p := range paths {
-		var err error
-		if bufs[i], err = os.ReadFile(p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	bufs := readRealImages(b)
 	dst := make([]float32, Default.Len())
 	b.ResetTimer()
 	cpu0 := cpuTime()
@@ -437,14 +437,7 @@ func BenchmarkReferenceBytes(b *testing.B) {
 }
 
 func benchBytes(b *testing.B, decodeOnly bool) {
-	paths := realdata.Images(b)
-	bufs := make([][]byte, len(paths))
-	for i, p := range paths {
-		var err error
-		if bufs[i], err = os.ReadFile(p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	bufs := readRealImages(b)
 	dst := make([]float32, Default.Len())
 	b.ResetTimer()
 	cpu0 := cpuTime()
@@ -468,14 +461,7 @@ func benchBytes(b *testing.B, decodeOnly bool) {
 // BenchmarkTensorBytes (the CPU path) and BenchmarkDecodeOnly in the same
 // run.
 func BenchmarkRawBytes(b *testing.B) {
-	paths := realdata.Images(b)
-	bufs := make([][]byte, len(paths))
-	for i, p := range paths {
-		var err error
-		if bufs[i], err = os.ReadFile(p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	bufs := readRealImages(b)
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	var bytes int64

@@ -16,13 +16,7 @@ import (
 // Without Span8 and the full-size geometry it was mean 0.9–2.4 levels,
 // max 89–158.
 func TestLoadRawMatchesLoadFile(t *testing.T) {
-	paths := []string{}
-	for _, n := range goldenImages {
-		paths = append(paths, filepath.Join(goldenDir, n))
-	}
-	if dir := sharedImages(); dir != nil {
-		paths = append(paths, dir...)
-	}
+	paths := goldenAndSharedImages()
 	for _, cfg := range []Config{
 		{Mode: Caffe, Size: 224}, {Mode: Torchvision, Size: 224, CenterCrop: true}, {Mode: Torchvision, Size: 224, FullDecode: true},
 	} {
