@@ -57,30 +57,14 @@ func TestPrep(t *testing.T) {
 		{Mode: imageprep.Torchvision, Size: 224, CenterCrop: true},
 		{Mode: imageprep.Caffe, Size: 224, CenterCrop: true},
 	} {
-		var pix []byte
-		var descs []imageprep.RawDesc
-		for _, img := range imgs {
-			raw, err := c.Raw(img)
+		raws := make([]imageprep.Raw, len(imgs))
+		for i, img := range imgs {
+			var err error
+			raws[i], err = c.Raw(img)
 			must(t, err)
-			descs = append(descs, raw.Desc.Shifted(int64(len(pix))))
-			pix = append(pix, raw.Pix...)
 		}
-		dpix, err := tctx.Alloc(int64(len(pix)))
-		must(t, err)
-		defer tctx.Free(&dpix)
-		must(t, tctx.UploadBytes(dpix, pix))
-		ddesc, err := tctx.Alloc(int64(len(descs)) * imageprep.RawDescBytes)
-		must(t, err)
-		defer tctx.Free(&ddesc)
-		must(t, tctx.UploadBytes(ddesc, unsafe.Slice((*byte)(unsafe.Pointer(&descs[0])), len(descs)*imageprep.RawDescBytes)))
+		got := prepRaws(t, c, raws)
 		n := c.Len()
-		out := poisoned(t, len(descs)*n)
-		mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
-		if c.Mode == imageprep.Caffe {
-			mean = imageprep.CaffeMeanBGR
-		}
-		must(t, tk.Prep(nil, out, dpix, ddesc, len(descs), c.Size, c.Mode == imageprep.Caffe, mean, std))
-		got := host(t, out, len(descs)*n)
 		want := make([]float32, n)
 		bad := 0
 		for i, img := range imgs {
@@ -109,28 +93,14 @@ func TestPrepDCTScaled(t *testing.T) {
 		{Mode: imageprep.Torchvision, Size: 224},
 		{Mode: imageprep.Torchvision, Size: 224, CenterCrop: true},
 	} {
-		var pix []byte
-		var descs []imageprep.RawDesc
-		var raws []imageprep.Raw
-		for _, p := range paths {
-			raw, err := c.LoadRaw(p)
+		raws := make([]imageprep.Raw, len(paths))
+		for i, p := range paths {
+			var err error
+			raws[i], err = c.LoadRaw(p)
 			must(t, err)
-			raws = append(raws, raw)
-			descs = append(descs, raw.Desc.Shifted(int64(len(pix))))
-			pix = append(pix, raw.Pix...)
 		}
-		dpix, err := tctx.Alloc(int64(len(pix)))
-		must(t, err)
-		defer tctx.Free(&dpix)
-		must(t, tctx.UploadBytes(dpix, pix))
-		ddesc, err := tctx.Alloc(int64(len(descs)) * imageprep.RawDescBytes)
-		must(t, err)
-		defer tctx.Free(&ddesc)
-		must(t, tctx.UploadBytes(ddesc, unsafe.Slice((*byte)(unsafe.Pointer(&descs[0])), len(descs)*imageprep.RawDescBytes)))
+		got := prepRaws(t, c, raws)
 		n := c.Len()
-		out := poisoned(t, len(descs)*n)
-		must(t, tk.Prep(nil, out, dpix, ddesc, len(descs), c.Size, false, imageprep.TorchvisionMean, imageprep.TorchvisionStd))
-		got := host(t, out, len(descs)*n)
 		want := make([]float32, n)
 		bad := 0
 		for i, raw := range raws {
@@ -146,4 +116,33 @@ func TestPrepDCTScaled(t *testing.T) {
 		}
 		t.Logf("%s: %d DCT-scaled images, %d values differ from the twin", c, len(raws), bad)
 	}
+}
+
+// prepRaws packs raws into one pixel buffer and one descriptor buffer on
+// the device, runs tg_prep on them (into a poisoned output) and returns
+// the len(raws) preprocessed images.
+func prepRaws(t *testing.T, c imageprep.Config, raws []imageprep.Raw) []float32 {
+	t.Helper()
+	var pix []byte
+	var descs []imageprep.RawDesc
+	for _, raw := range raws {
+		descs = append(descs, raw.Desc.Shifted(int64(len(pix))))
+		pix = append(pix, raw.Pix...)
+	}
+	dpix, err := tctx.Alloc(int64(len(pix)))
+	must(t, err)
+	defer tctx.Free(&dpix)
+	must(t, tctx.UploadBytes(dpix, pix))
+	ddesc, err := tctx.Alloc(int64(len(descs)) * imageprep.RawDescBytes)
+	must(t, err)
+	defer tctx.Free(&ddesc)
+	must(t, tctx.UploadBytes(ddesc, unsafe.Slice((*byte)(unsafe.Pointer(&descs[0])), len(descs)*imageprep.RawDescBytes)))
+	n := c.Len()
+	out := poisoned(t, len(descs)*n)
+	mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
+	if c.Mode == imageprep.Caffe {
+		mean = imageprep.CaffeMeanBGR
+	}
+	must(t, tk.Prep(nil, out, dpix, ddesc, len(descs), c.Size, c.Mode == imageprep.Caffe, mean, std))
+	return host(t, out, len(descs)*n)
 }
