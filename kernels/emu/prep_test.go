@@ -14,17 +14,44 @@ import (
 // image's planes appended, its descriptor shifted to its offset.
 func packBatch(t *testing.T, c imageprep.Config, imgs []image.Image) ([]byte, []imageprep.RawDesc) {
 	t.Helper()
-	var pix []byte
-	var descs []imageprep.RawDesc
-	for _, img := range imgs {
-		raw, err := c.Raw(img)
-		if err != nil {
+	raws := make([]imageprep.Raw, len(imgs))
+	for i, img := range imgs {
+		var err error
+		if raws[i], err = c.Raw(img); err != nil {
 			t.Fatal(err)
 		}
+	}
+	pix, descs := packRaws(raws)
+	return pix, descs
+}
+
+// packRaws is packBatch for images already packed one by one.
+func packRaws(raws []imageprep.Raw) ([]byte, []imageprep.RawDesc) {
+	var pix []byte
+	var descs []imageprep.RawDesc
+	for _, raw := range raws {
 		descs = append(descs, raw.Desc.Shifted(int64(len(pix))))
 		pix = append(pix, raw.Pix...)
 	}
 	return pix, descs
+}
+
+// runPrep runs the kernel on a packed batch with c's normalisation; values
+// it does not write stay NaN.
+func runPrep(t *testing.T, k Kernels, c imageprep.Config, pix []byte, descs []imageprep.RawDesc) []float32 {
+	t.Helper()
+	out := make([]float32, len(descs)*c.Len())
+	for i := range out {
+		out[i] = float32(math.NaN()) // unwritten values show
+	}
+	mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
+	if c.Mode == imageprep.Caffe {
+		mean = imageprep.CaffeMeanBGR
+	}
+	if err := k.Prep(out, pix, descs, c.Size, c.Mode == imageprep.Caffe, mean, std); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestPrepMatchesTwinAndCPU runs the preprocessing kernel on a batch of
@@ -85,17 +112,7 @@ func TestPrepMatchesTwinAndCPU(t *testing.T) {
 		c := tc.cfg
 		pix, descs := packBatch(t, c, tc.imgs)
 		n := c.Len()
-		out := make([]float32, len(descs)*n)
-		for i := range out {
-			out[i] = float32(math.NaN()) // unwritten values show
-		}
-		mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
-		if c.Mode == imageprep.Caffe {
-			mean = imageprep.CaffeMeanBGR
-		}
-		if err := k.Prep(out, pix, descs, c.Size, c.Mode == imageprep.Caffe, mean, std); err != nil {
-			t.Fatal(err)
-		}
+		out := runPrep(t, k, c, pix, descs)
 		want := make([]float32, n)
 		for i, img := range tc.imgs {
 			if err := c.Tensor(want, img); err != nil {
@@ -123,8 +140,6 @@ func TestPrepDCTScaled(t *testing.T) {
 		{Mode: imageprep.Torchvision, Size: 224},
 		{Mode: imageprep.Caffe, Size: 224, CenterCrop: true},
 	} {
-		var pix []byte
-		var descs []imageprep.RawDesc
 		var raws []imageprep.Raw
 		spans := 0
 		for _, p := range paths[:4] {
@@ -136,21 +151,13 @@ func TestPrepDCTScaled(t *testing.T) {
 				spans++
 			}
 			raws = append(raws, raw)
-			descs = append(descs, raw.Desc.Shifted(int64(len(pix))))
-			pix = append(pix, raw.Pix...)
 		}
 		if spans == 0 && imageprep.JPEGDecoder == "libjpeg-turbo" {
 			t.Errorf("%s: no image was decoded at a DCT scale; the test does not exercise Span8", c)
 		}
+		pix, descs := packRaws(raws)
 		n := c.Len()
-		out := make([]float32, len(descs)*n)
-		mean, std := imageprep.TorchvisionMean, imageprep.TorchvisionStd
-		if c.Mode == imageprep.Caffe {
-			mean = imageprep.CaffeMeanBGR
-		}
-		if err := k.Prep(out, pix, descs, c.Size, c.Mode == imageprep.Caffe, mean, std); err != nil {
-			t.Fatal(err)
-		}
+		out := runPrep(t, k, c, pix, descs)
 		want := make([]float32, n)
 		for i, raw := range raws {
 			if err := c.FromRaw(want, raw); err != nil {
