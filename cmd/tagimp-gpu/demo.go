@@ -10,11 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tagimp/data/demo"
-	"tagimp/data/features"
-	"tagimp/data/imageprep"
 	"tagimp/model"
 	"tagimp/model/metrics"
-	"tagimp/model/vgg16"
 	"tagimp/pipeline"
 )
 
@@ -134,11 +131,7 @@ func runDemo(c *cli.Context) error {
 		Training: trainingFlags(c, 10),
 	}, cliHooks("demo"), pipeline.Engines{
 		Factory: factory, Engine: engine,
-		NewExtractor: func(net *vgg16.Net, meta *features.Meta) (features.Extractor, string, error) {
-			prep := imageprep.Config{Mode: meta.Preprocess, Size: meta.ImageSize, CenterCrop: meta.CenterCrop}
-			ex, device, _, err := featureExtractorMeta(c, net, prep, meta) // a GPU stays held until the process ends
-			return ex, device, err
-		},
+		NewExtractor: pipelineExtractor(c),
 	})
 	if err != nil {
 		return err

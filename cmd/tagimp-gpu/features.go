@@ -298,6 +298,17 @@ func featureExtractor(c *cli.Context, net *vgg16.Net) (features.Extractor, strin
 	return ex, device, err
 }
 
+// pipelineExtractor is pipeline.Engines.NewExtractor for --device: the
+// preprocessing comes from what the pipeline recorded in meta. A GPU stays
+// held until the process ends.
+func pipelineExtractor(c *cli.Context) func(*vgg16.Net, *features.Meta) (features.Extractor, string, error) {
+	return func(net *vgg16.Net, meta *features.Meta) (features.Extractor, string, error) {
+		prep := imageprep.Config{Mode: meta.Preprocess, Size: meta.ImageSize, CenterCrop: meta.CenterCrop}
+		ex, device, _, err := featureExtractorMeta(c, net, prep, meta)
+		return ex, device, err
+	}
+}
+
 // featureExtractorMeta picks the CPU or GPU network for --device and
 // records the GPU's precision, name and cuDNN in meta; release frees the
 // GPU.

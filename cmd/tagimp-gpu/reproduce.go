@@ -8,10 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"tagimp/data/features"
-	"tagimp/data/imageprep"
 	"tagimp/data/labels"
-	"tagimp/model/vgg16"
 	"tagimp/pipeline"
 )
 
@@ -105,11 +102,7 @@ func runReproduce(c *cli.Context) error {
 		Command: strings.Join(os.Args, " "),
 	}, cliHooks("reproduce"), pipeline.Engines{
 		Factory: factory, Engine: engine,
-		NewExtractor: func(net *vgg16.Net, meta *features.Meta) (features.Extractor, string, error) {
-			prep := imageprep.Config{Mode: meta.Preprocess, Size: meta.ImageSize, CenterCrop: meta.CenterCrop}
-			ex, device, _, err := featureExtractorMeta(c, net, prep, meta) // a GPU stays held until the process ends
-			return ex, device, err
-		},
+		NewExtractor: pipelineExtractor(c),
 	})
 	if err != nil {
 		return err
