@@ -518,8 +518,6 @@ func buildShard(ctx context.Context, cfg Config, images []Image, base string, di
 		}
 	}
 	progress(len(images))
-	// Failures in image order, however decoding and batches interleaved.
-	sort.SliceStable(failed, func(i, j int) bool { return failed[i].ID < failed[j].ID })
 	if ids == nil {
 		ids = []int64{}
 	}
