@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	"tagimp/data/coco"
@@ -166,7 +165,7 @@ func (r *runner) labels(spec LabelSpec) (*Labeled, error) {
 			if err != nil {
 				return err
 			}
-			texts, image := caps.Flat()
+			texts, _ := caps.Flat()
 			nTrain, nTest := spec.Train, spec.Test
 			if nTrain == 0 {
 				nTrain = int(float64(len(caps.IDs))*spec.TrainShare + 0.5)
@@ -186,12 +185,7 @@ func (r *runner) labels(spec LabelSpec) (*Labeled, error) {
 				// that choose the vocabulary.
 				caseTexts := texts
 				if count != nil {
-					caseTexts = nil
-					for k, text := range texts {
-						if _, ok := slices.BinarySearch(count, caps.IDs[image[k]]); ok {
-							caseTexts = append(caseTexts, text)
-						}
-					}
+					caseTexts = caps.TextsOf(count)
 				}
 				tg.LearnCase(caseTexts)
 				up, fin := r.hooks.progress("captions", len(texts))

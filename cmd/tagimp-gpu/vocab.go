@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -131,7 +130,7 @@ func runVocab(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	texts, image := caps.Flat()
+	texts, _ := caps.Flat()
 
 	var splits *labels.Splits
 	var countIDs []int64 // nil: count the tags over every image
@@ -156,12 +155,7 @@ func runVocab(c *cli.Context) error {
 	// training images' when there is a split).
 	caseTexts := texts
 	if countIDs != nil {
-		caseTexts = nil
-		for k, text := range texts {
-			if _, ok := slices.BinarySearch(countIDs, caps.IDs[image[k]]); ok {
-				caseTexts = append(caseTexts, text)
-			}
-		}
+		caseTexts = caps.TextsOf(countIDs)
 	}
 	tagger.LearnCase(caseTexts)
 	bar = newProgress(len(texts), "captions")

@@ -55,6 +55,18 @@ func (c *Captions) Flat() (texts []string, image []int) {
 	return texts, image
 }
 
+// TextsOf returns the captions of the images whose ids are in ids (sorted
+// ascending, as labels.Splits holds them), in Flat's order.
+func (c *Captions) TextsOf(ids []int64) []string {
+	var texts []string
+	for i, cs := range c.Captions {
+		if _, ok := slices.BinarySearch(ids, c.IDs[i]); ok {
+			texts = append(texts, cs...)
+		}
+	}
+	return texts
+}
+
 // annotation is one element of "annotations".
 type annotation struct {
 	ID      int64   `json:"id"`

@@ -134,3 +134,15 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 }
+
+func TestTextsOf(t *testing.T) {
+	c := &Captions{IDs: []int64{3, 7, 9}, Captions: [][]string{{"a", "b"}, {"c"}, {"d", "e"}}}
+	for _, tc := range []struct {
+		ids  []int64
+		want string
+	}{{[]int64{3, 9}, "[a b d e]"}, {[]int64{7}, "[c]"}, {[]int64{4}, "[]"}, {nil, "[]"}} {
+		if got := fmt.Sprint(c.TextsOf(tc.ids)); got != tc.want {
+			t.Errorf("TextsOf(%v) = %s, want %s", tc.ids, got, tc.want)
+		}
+	}
+}
