@@ -202,16 +202,7 @@ func TestFaultInjectionTrain(t *testing.T) {
 		a := trainArgs(dir, "--epochs", "6")
 		return append(a, "--out", out)
 	}
-	ref := filepath.Join(dir, "ref")
-	full := timed(t, args(ref))
-	want := folderBytes(t, ref)
-	for trial := 0; trial < trials; trial++ {
-		out := filepath.Join(dir, "trial"+strconv.Itoa(trial))
-		ds := delays(rng, full)
-		killed := runKilled(t, args(out), ds)
-		t.Logf("trial %d: kills at %v (%d landed), full run %v", trial, ds, killed, full)
-		sameFolders(t, "train trial "+strconv.Itoa(trial), want, folderBytes(t, out))
-	}
+	killTrials(t, "train", dir, args, rng, trials)
 }
 
 func TestFaultInjectionFeatures(t *testing.T) {
@@ -229,6 +220,14 @@ func TestFaultInjectionFeatures(t *testing.T) {
 		return []string{"features", "--captions", captions, "--images", images, "--weights", "random:7", "--input-size", "32",
 			"--out", out, "--shard-size", "2", "--batch", "2", "--workers", "1", "--device", "cpu"}
 	}
+	killTrials(t, "features", dir, args, rng, trials)
+}
+
+// killTrials runs args into dir/ref uninterrupted, then trials times into
+// a fresh folder killed at random moments and rerun each time (runKilled),
+// and checks that every such folder ends with the reference's bytes.
+func killTrials(t *testing.T, name, dir string, args func(out string) []string, rng *rand.Rand, trials int) {
+	t.Helper()
 	ref := filepath.Join(dir, "ref")
 	full := timed(t, args(ref))
 	want := folderBytes(t, ref)
@@ -237,6 +236,6 @@ func TestFaultInjectionFeatures(t *testing.T) {
 		ds := delays(rng, full)
 		killed := runKilled(t, args(out), ds)
 		t.Logf("trial %d: kills at %v (%d landed), full run %v", trial, ds, killed, full)
-		sameFolders(t, "features trial "+strconv.Itoa(trial), want, folderBytes(t, out))
+		sameFolders(t, name+" trial "+strconv.Itoa(trial), want, folderBytes(t, out))
 	}
 }
